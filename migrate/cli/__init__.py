@@ -20,6 +20,7 @@ from migrate.cli.base import fail_cleanly
 COMMANDS: dict[str, str] = {
     "convert": "migrate.cli.convert:convert",
     "validate": "migrate.cli.validate:validate",
+    "db": "migrate.cli.db:db",
 }
 
 

@@ -1,0 +1,111 @@
+"""Engines and opening the store: backend settings, upgrades on open, clean connection errors."""
+
+from __future__ import annotations
+
+import socket
+import threading
+
+import pytest
+import sqlalchemy as sa
+
+from migrate import store
+from migrate.cli.base import is_operational
+from migrate.store.engine import dumps_json, normalize_url
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
+
+
+def test_sqlite_connections_get_wal_busy_timeout_and_foreign_keys(sqlite_url: str) -> None:
+    engine = store.make_engine(sqlite_url)
+    try:
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30_000
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("postgresql://u@h/db", "postgresql+psycopg://u@h/db"),
+        ("postgres://u@h/db", "postgresql+psycopg://u@h/db"),
+        ("postgresql+psycopg2://u@h/db", "postgresql+psycopg2://u@h/db"),
+        ("mysql://u@h/db", "mysql+pymysql://u@h/db?charset=utf8mb4"),
+        ("mariadb://u@h/db", "mariadb+pymysql://u@h/db?charset=utf8mb4"),
+        ("mysql+pymysql://u@h/db?charset=utf8", "mysql+pymysql://u@h/db?charset=utf8"),
+        ("sqlite:///x.db", "sqlite:///x.db"),
+    ],
+)
+def test_urls_get_the_projects_drivers(given: str, expected: str) -> None:
+    assert normalize_url(given).render_as_string(hide_password=False) == expected
+
+
+def test_json_beyond_orjson_still_serialises() -> None:
+    assert dumps_json({"big": 2**70, "ü": [1]}) == '{"big": 1180591620717411303424, "ü": [1]}'
+    assert dumps_json({"a": (1, 2)}) == '{"a":[1,2]}'
+
+
+def test_open_store_upgrades_unless_told_not_to(db_url: str) -> None:
+    engine = store.open_store(db_url, upgrade=False)
+    try:
+        assert store.current(engine) is None
+        assert sa.inspect(engine).get_table_names() == []
+    finally:
+        engine.dispose()
+    engine = store.open_store(db_url)
+    try:
+        assert store.current(engine) == store.head()
+    finally:
+        engine.dispose()
+
+
+def test_opening_a_store_at_head_takes_no_write_lock(sqlite_url: str) -> None:
+    """``ingest`` holds SQLite's write lock while it loads; a listener must still open the store."""
+    store.upgrade(sqlite_url)
+    writer = store.make_engine(sqlite_url)
+    done = threading.Event()
+    try:
+        with writer.connect() as conn:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            conn.exec_driver_sql("UPDATE alembic_version SET version_num = version_num")
+
+            def open_it() -> None:
+                store.open_store(sqlite_url).dispose()
+                done.set()
+
+            thread = threading.Thread(target=open_it)
+            thread.start()
+            # Taking the write lock would wait the whole 30 s busy timeout.
+            assert done.wait(timeout=10)
+            thread.join()
+            conn.exec_driver_sql("ROLLBACK")
+    finally:
+        writer.dispose()
+
+
+def test_an_unreachable_store_is_one_line_without_the_password() -> None:
+    port = closed_port()
+    url = f"postgresql://webhooks:hunter2-secret@127.0.0.1:{port}/store"
+    with pytest.raises(store.StoreUnavailable) as caught:
+        store.open_store(url)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "hunter2" not in message
+    assert message.startswith(
+        f"cannot open the store postgresql+psycopg://webhooks:***@127.0.0.1:{port}/store: "
+    )
+    assert "refused" in message.lower()
+    assert is_operational(caught.value)  # so the CLI exits 3
+
+
+def test_a_sqlite_file_that_cannot_be_created_is_unavailable() -> None:
+    with pytest.raises(store.StoreUnavailable, match="unable to open database file"):
+        store.open_store("sqlite:////nonexistent-dir/for/sure/store.db")
