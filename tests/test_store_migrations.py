@@ -239,3 +239,19 @@ def test_the_wheel_carries_the_migrations(wheel: Path) -> None:
     assert len(shipped) > 3
     assert shipped <= names
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+
+
+def test_the_light_head_check_agrees_with_alembic(tmp_path: Path) -> None:
+    """open_store decides "already at head" without Alembic; it must read the same head."""
+    from migrate.store import head, make_engine, upgrade
+    from migrate.store.revision import at_head, shipped_head, stored_revision
+
+    assert shipped_head() == head()
+    engine = make_engine(f"sqlite:///{tmp_path / 'light.db'}")
+    try:
+        assert stored_revision(engine) is None
+        assert not at_head(engine)
+        upgrade(engine)
+        assert at_head(engine)
+    finally:
+        engine.dispose()

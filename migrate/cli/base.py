@@ -10,13 +10,15 @@ from typing import Any, TypeVar
 
 import click
 
+from migrate.defaults import DEFAULT_STORE_URL, STORE_URL_ENV
+
 EXIT_OK = 0
 EXIT_PROBLEM = 1
 EXIT_USAGE = 2
 EXIT_OPERATIONAL = 3
 
-DB_ENV = "WEBHOOKS_MIGRATE_DB"
-DEFAULT_DB = "sqlite:///webhooks-v3.db"
+DB_ENV = STORE_URL_ENV
+DEFAULT_DB = DEFAULT_STORE_URL
 
 T = TypeVar("T")
 

@@ -9,7 +9,9 @@ import orjson
 from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.engine import URL, make_url
 
-DEFAULT_URL = "sqlite:///webhooks-v3.db"
+from migrate.defaults import DEFAULT_STORE_URL
+
+DEFAULT_URL = DEFAULT_STORE_URL
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 # A bare backend name gets the driver the project depends on (the ``postgres``/``mysql`` extras).

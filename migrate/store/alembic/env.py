@@ -14,7 +14,7 @@ from logging.config import fileConfig
 from alembic import context
 from sqlalchemy import Connection
 
-from migrate.cli.base import DB_ENV
+from migrate.defaults import STORE_URL_ENV as DB_ENV
 from migrate.store.engine import DEFAULT_URL, make_engine, normalize_url
 from migrate.store.migrations import context_options, migration_transaction
 
