@@ -7,7 +7,7 @@ from typing import Any
 
 from adapters import schema_registry as schemas
 from adapters.errors import Reason, Rejection
-from adapters.timefmt import event_time, format_ms, from_epoch
+from adapters.timefmt import epoch_text, event_time_text
 from adapters.unified import Delivery, UnifiedEvent
 
 
@@ -19,15 +19,19 @@ def check_claims(claims: Any) -> None:
     """
     if claims.__class__ is dict:
         events = claims.get("events")
-        if events.__class__ is dict and len(events) != 1:
+        if events.__class__ is dict and (len(events) != 1 or "" in events):
             keys = ", ".join(sorted(events)) or "none"
             if not events:
                 raise Rejection(Reason.NO_EVENT, "/events", "events is empty: expected one event")
-            raise Rejection(
-                Reason.MULTIPLE_EVENTS,
-                "/events",
-                f"expected exactly one event, found {len(events)}: {keys}",
-            )
+            if len(events) > 1:
+                raise Rejection(
+                    Reason.MULTIPLE_EVENTS,
+                    "/events",
+                    f"expected exactly one event, found {len(events)}: {keys}",
+                )
+            # The schema cannot say it, but an event type is a name: the unified event's
+            # event_type is never the empty string.
+            raise Rejection(Reason.SCHEMA, "/events/", "the event's type (its key) is empty")
     if not schemas.fast_check(schemas.SET_CLAIMS)(claims):
         problem = schemas.explain(schemas.SET_CLAIMS, claims)
         if problem is None:  # pragma: no cover - the fast predicate and jsonschema disagree
@@ -45,10 +49,13 @@ def event_from_claims(
     iat = claims["iat"]
     toe = claims.get("toe")
     try:
-        occurred = event_time(toe) if toe is not None else from_epoch(iat)
-        issued = from_epoch(iat)
+        issued = epoch_text(iat)
     except ValueError as exc:
-        raise Rejection(Reason.BAD_TIME, "/toe" if toe is not None else "/iat", str(exc)) from None
+        raise Rejection(Reason.BAD_TIME, "/iat", str(exc)) from None
+    try:
+        occurred = event_time_text(toe) if toe is not None else issued
+    except ValueError as exc:
+        raise Rejection(Reason.BAD_TIME, "/toe", str(exc)) from None
     aud = claims.get("aud")
     attributes = body.get("attributes")
     return UnifiedEvent(
@@ -57,8 +64,8 @@ def event_from_claims(
         event_type=event_type,
         entity_type=body.get("entityType"),
         entity_id=body.get("sub"),
-        occurred_at=format_ms(occurred),
-        issued_at=format_ms(issued),
+        occurred_at=occurred,
+        issued_at=issued,
         client_id=body.get("captureClientId"),
         application_id=body.get("captureApplicationId"),
         global_sub=body.get("globalSub"),

@@ -36,10 +36,12 @@ def delivery_from_record(record: dict[str, Any]) -> Delivery:
             raise Rejection(Reason.BAD_TIME, "/" + key, str(exc)) from None
 
     response = record.get("response") or {}
+    status_code = response.get("statusCode")
+    # The schema's "integer" admits 1.0; the unified event writes integers as integers.
     return Delivery(
         state=record["state"],
-        attempts=record["attempts"],
-        status_code=response.get("statusCode"),
+        attempts=int(record["attempts"]),
+        status_code=None if status_code is None else int(status_code),
         endpoint=record["request"].get("endpoint"),
         created_at=when("createdAt"),
         updated_at=when("updatedAt"),

@@ -228,13 +228,15 @@ def _pattern(_c: _Compiler, _s: Mapping[str, Any], value: Any, _r: Resolver[Any]
 def _bound(op: str) -> Builder:
     def build(_c: _Compiler, _s: Mapping[str, Any], value: Any, _r: Resolver[Any]) -> Check:
         limit = value
+        # Written as jsonschema writes them ("fails when x < limit"), not as the complement
+        # ("passes when x >= limit"): the two differ for NaN, which every comparison refuses.
         if op == "minimum":
-            return lambda x: not _is_number(x) or x >= limit
+            return lambda x: not _is_number(x) or not x < limit
         if op == "maximum":
-            return lambda x: not _is_number(x) or x <= limit
+            return lambda x: not _is_number(x) or not x > limit
         if op == "exclusiveMinimum":
-            return lambda x: not _is_number(x) or x > limit
-        return lambda x: not _is_number(x) or x < limit
+            return lambda x: not _is_number(x) or not x <= limit
+        return lambda x: not _is_number(x) or not x >= limit
 
     return build
 
@@ -308,5 +310,6 @@ def compile_check(schema: Mapping[str, Any], registry: Registry[Any]) -> Check:
 
     Raises :class:`Unsupported` if the schema uses a keyword outside the compiled subset.
     """
-    resolver = registry.resolver(base_uri=str(schema.get("$id", "")))
+    # The root itself is a resource too, so "#/$defs/..." resolves in a schema without "$id".
+    resolver = registry.resolver_with_root(DRAFT202012.create_resource(schema))
     return _Compiler().compile(schema, resolver)

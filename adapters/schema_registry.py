@@ -13,14 +13,18 @@ from functools import cache
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError, best_match
 from referencing import Registry, Resource
 
 from adapters.errors import pointer_join
 from adapters.fastcheck import Unsupported, compile_check
+
+if TYPE_CHECKING:
+    # jsonschema is imported only when a record must be explained: the fast predicates need
+    # just `referencing`, and bulk ingest stays smaller and quicker to start without it.
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
 
 SUFFIX = ".schema.json"
 
@@ -70,6 +74,8 @@ def registry() -> Registry[Any]:
 
 @cache
 def validator(name: str) -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
     return Draft202012Validator(load(name), registry=registry())
 
 
@@ -108,6 +114,8 @@ def _problem(error: ValidationError) -> Problem:
 
 def explain(name: str, instance: Any) -> Problem | None:
     """The most relevant violation of schema ``name`` by ``instance``, or None when valid."""
+    from jsonschema.exceptions import best_match
+
     error = best_match(validator(name).iter_errors(instance))
     return None if error is None else _problem(error)
 

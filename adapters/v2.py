@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hmac
 import json
+import re
 import uuid
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -31,6 +32,7 @@ KIND_TO_EVENT_TYPE: dict[str, str] = {
 
 # Fixed forever: changing it would change every v2 event id already stored.
 V2_NAMESPACE = uuid.UUID("6f1c3c0e-5d2b-5a8e-9a57-2f0b6c1e7d41")
+_FRACTION = re.compile(r"\.([0-9]+)")
 
 
 def canonical_bytes(notification: Mapping[str, Any]) -> bytes:
@@ -38,11 +40,17 @@ def canonical_bytes(notification: Mapping[str, Any]) -> bytes:
 
     The timestamp keeps microseconds so two notifications a fraction of a millisecond apart stay
     distinct, while ``...Z`` and ``+00:00`` spellings of one instant are the same notification.
+    Digits beyond microseconds (the events store writes nanoseconds) are kept too, without
+    trailing zeros, so that ``.9470001Z`` and ``.947Z`` stay two notifications.
     """
     fields = dict(notification)
     # An unparseable time is rejected before an id is needed; keep its text as it is.
     with contextlib.suppress(KeyError, TypeError, ValueError):
-        fields["datetime"] = format_us(parse_rfc3339(fields["datetime"]))
+        text = fields["datetime"]
+        normalized = format_us(parse_rfc3339(text))
+        fraction = _FRACTION.search(text)
+        beyond_micro = fraction.group(1)[6:].rstrip("0") if fraction else ""
+        fields["datetime"] = normalized[:-1] + beyond_micro + "Z" if beyond_micro else normalized
     try:
         return orjson.dumps(fields, option=orjson.OPT_SORT_KEYS)
     except TypeError:  # integers beyond 64 bits, which orjson refuses
@@ -80,8 +88,14 @@ def event_from_v2(
         occurred = parse_rfc3339(notification["datetime"])
     except ValueError as exc:
         raise Rejection(Reason.BAD_TIME, "/datetime", str(exc)) from None
+    try:
+        event_id = v2_event_id(notification)
+    except RecursionError:  # an extra member nested about a thousand levels deep
+        raise Rejection(
+            Reason.TOO_LARGE, "", "the notification is nested too deeply to be identified"
+        ) from None
     return UnifiedEvent(
-        event_id=v2_event_id(notification),
+        event_id=event_id,
         source="v2",
         event_type=None if kind is None else KIND_TO_EVENT_TYPE[kind],
         entity_type=notification["entity_type"],

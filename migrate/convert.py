@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -9,7 +10,8 @@ from typing import IO
 
 import orjson
 
-from adapters.errors import Rejection
+from adapters.errors import Reason, Rejection
+from adapters.unified import UnifiedEvent
 from migrate.kinds import V2Options, converter, iter_records, opened
 from migrate.progress import Progress
 from migrate.readers import DEFAULT_MAX_RECORD_BYTES, Record, display_name
@@ -68,6 +70,22 @@ class ConvertCounts:
         return text
 
 
+def event_line(event: UnifiedEvent) -> bytes:
+    """One NDJSON line for ``event``; a payload that cannot be written is a rejection."""
+    data = event.to_json()
+    try:
+        return orjson.dumps(data) + b"\n"
+    except TypeError:  # integers beyond 64 bits, or nested deeper than orjson writes
+        pass
+    try:
+        text = json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        return text.encode() + b"\n"
+    except RecursionError:
+        raise Rejection(Reason.TOO_LARGE, "", "nested too deeply to be written out") from None
+    except ValueError as exc:  # NaN, or a lone surrogate: the readers refuse both already
+        raise Rejection(Reason.ENCODING, "", f"cannot be written as JSON: {exc}") from None
+
+
 def convert_files(
     paths: Iterable[str],
     kind: str,
@@ -85,7 +103,6 @@ def convert_files(
     """
     convert = converter(kind, v2)
     counts = ConvertCounts()
-    dumps = orjson.dumps
     for path in paths:
         size = os.path.getsize(path) if path != "-" and os.path.isfile(path) else None
         progress = Progress(display_name(path), enabled=show_progress, total_bytes=size)
@@ -95,11 +112,11 @@ def convert_files(
                 rejection = record.error
                 if rejection is None:
                     try:
-                        event = convert(record.value)
+                        line = event_line(convert(record.value))
                     except Rejection as exc:
                         rejection = exc
                     else:
-                        out.write(dumps(event.to_json()) + b"\n")
+                        out.write(line)
                         counts.converted += 1
                         progress.update(counts.read, counter.consumed)
                         continue
@@ -107,7 +124,7 @@ def convert_files(
                 counts.by_reason[rejection.reason] = counts.by_reason.get(rejection.reason, 0) + 1
                 rejected = RejectedRecord.of(record, rejection)
                 if rejects is not None:
-                    rejects.write(dumps(rejected.to_json()) + b"\n")
+                    rejects.write(orjson.dumps(rejected.to_json()) + b"\n")
                 if on_reject is not None:
                     on_reject(rejected)
         progress.close()

@@ -73,3 +73,4 @@ def opened(path: str) -> Iterator[tuple[IO[bytes], CountingReader]]:
     finally:
         if path != "-":
             stream.close()
+            counter.close()  # a GzipFile does not close the file under it

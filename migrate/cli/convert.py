@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -35,11 +36,23 @@ def atomic_output(path: str | None) -> Iterator[IO[bytes]]:
     try:
         with os.fdopen(fd, "wb") as out:
             yield out
+        # mkstemp makes the file private (0600); OUT gets the mode any new file would get.
+        os.chmod(tmp, _mode_for(path))
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _mode_for(path: str) -> int:
+    """The mode ``path`` has (it is being replaced), else what the umask gives a new file."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 @click.command()
