@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "validate": "migrate.cli.validate:validate",
     "db": "migrate.cli.db:db",
     "schema": "migrate.cli.schema:schema",
+    "verify": "migrate.cli.verify:verify",
 }
 
 
