@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "convert": "migrate.cli.convert:convert",
     "validate": "migrate.cli.validate:validate",
     "db": "migrate.cli.db:db",
+    "ingest": "migrate.cli.ingest:ingest",
     "schema": "migrate.cli.schema:schema",
     "verify": "migrate.cli.verify:verify",
 }
