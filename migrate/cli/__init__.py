@@ -22,8 +22,10 @@ COMMANDS: dict[str, str] = {
     "validate": "migrate.cli.validate:validate",
     "db": "migrate.cli.db:db",
     "ingest": "migrate.cli.ingest:ingest",
-    "schema": "migrate.cli.schema:schema",
     "verify": "migrate.cli.verify:verify",
+    "schema": "migrate.cli.schema:schema",
+    "api": "migrate.cli.api:api",
+    "simulate": "migrate.cli.simulate:simulate",
 }
 
 
