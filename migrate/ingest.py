@@ -20,6 +20,7 @@ import hashlib
 import os
 import queue
 import shutil
+import sqlite3
 import sys
 import tempfile
 import threading
@@ -61,10 +62,12 @@ class IngestOptions:
     etag: str | None = None
     force: bool = False
     dry_run: bool = False
-    batch_size: int = 1000
+    batch_size: int | None = None
+    """Records per batch; ``None``: the backend's default (``LARGE_BATCH`` on SQLite and PostgreSQL,
+    ``BATCH`` on MariaDB)."""
     commit_rows: int | None = None
     """Commit (make progress durable) after about this many records; ``None``: the backend's
-    default (``SQLITE_SPAN_ROWS`` on SQLite; every batch elsewhere)."""
+    default (``SPAN_ROWS`` on SQLite and PostgreSQL; every batch on MariaDB)."""
     v2: V2Options = field(default_factory=V2Options)
     verify: TokenCheck | None = None
     """Verify each token's signature (``set`` and ``events``); ``None`` stores them unverified."""
@@ -170,28 +173,12 @@ class _Batch:
         self.first_line = 0
         self.last_line = 0
         self.bytes_read = 0
+        self.stage_file = ""  # SQLite: where the producer staged the rows
 
 
-# The events columns ingest writes, in the order ``_event_values`` produces them.
-EVENT_COLUMNS: tuple[str, ...] = (
-    "event_id",
-    "source",
-    "event_type",
-    "entity_type",
-    "entity_id",
-    "occurred_at",
-    "issued_at",
-    "client_id",
-    "application_id",
-    "global_sub",
-    "issuer",
-    "audience",
-    "transaction_id",
-    "event_object_id",
-    "attributes",
-    "credential_type",
-    "v2_hash",
-    "payload",
+# The events columns ingest writes: the unified event's own fields (a NamedTuple, so a row is the
+# event itself, delivery aside), then what the store adds; ``_values`` produces them in order.
+STORE_COLUMNS: tuple[str, ...] = (
     "signature_verified",
     "first_seen_at",
     "last_seen_at",
@@ -200,6 +187,8 @@ EVENT_COLUMNS: tuple[str, ...] = (
     "last_file_id",
     "first_line",
 )
+EVENT_COLUMNS: tuple[str, ...] = UnifiedEvent._fields[:-1] + STORE_COLUMNS
+assert UnifiedEvent._fields[-1] == "delivery"  # kept in its own table
 _TIMES = tuple(
     EVENT_COLUMNS.index(n) for n in ("occurred_at", "issued_at", "first_seen_at", "last_seen_at")
 )
@@ -207,7 +196,31 @@ _JSONS = tuple(EVENT_COLUMNS.index(n) for n in ("audience", "attributes", "paylo
 _BOOLS = (EVENT_COLUMNS.index("signature_verified"),)
 
 
-class _CoreWriter:
+def _sorted_rows(batch: _Batch) -> list[Any]:
+    # Sorted keys insert into the event_id index in order: fewer pages touched.
+    return [batch.events[key] for key in sorted(batch.events)]
+
+
+class _InMemoryRows:
+    """Writers whose batches carry their rows to the writing thread (nothing to stage)."""
+
+    def open(self, conn: sa.Connection) -> None:
+        pass
+
+    def close(self, conn: sa.Connection) -> None:
+        pass
+
+    def prepare(self, batch: _Batch) -> None:
+        pass
+
+    def full(self) -> bool:
+        return False
+
+    def committed(self, conn: sa.Connection) -> None:
+        pass
+
+
+class _CoreWriter(_InMemoryRows):
     """Events insert through SQLAlchemy Core: PostgreSQL and MariaDB (multi-row statements)."""
 
     def __init__(self, engine: sa.Engine, table: sa.Table) -> None:
@@ -224,14 +237,15 @@ class _CoreWriter:
                 values[i] = datetime.fromisoformat(values[i])
         return dict(zip(EVENT_COLUMNS, values, strict=True))
 
-    def insert(self, conn: sa.Connection, rows: list[Any]) -> int:
+    def insert(self, conn: sa.Connection, batch: _Batch) -> int:
+        rows = _sorted_rows(batch)
         if not rows:
             return 0
         result = conn.execute(self.statement, rows)
         return len(result.all()) if self.returning else result.rowcount
 
 
-class _PostgresWriter:
+class _PostgresWriter(_InMemoryRows):
     """Events insert on PostgreSQL: ``COPY`` into a staging table, then one ``INSERT … SELECT``.
 
     A multi-row ``VALUES`` statement of a thousand rows has 25,000 placeholders, which the driver
@@ -265,7 +279,8 @@ class _PostgresWriter:
                 values[i] = dumps_json(values[i])
         return tuple(values)
 
-    def insert(self, conn: sa.Connection, rows: list[Any]) -> int:
+    def insert(self, conn: sa.Connection, batch: _Batch) -> int:
+        rows = _sorted_rows(batch)
         if not rows:
             return 0
         driver = conn.connection.driver_connection
@@ -282,17 +297,38 @@ class _PostgresWriter:
 
 
 class _SqliteWriter:
-    """Events insert straight through sqlite3's ``executemany``, values pre-encoded.
+    """Events insert on SQLite: batches staged by the producer, moved by one ``INSERT … SELECT``.
 
-    SQLAlchemy's per-value type processing costs more than SQLite's own insert; here each value
-    is encoded once, exactly as the column types store it (a test compares the two).
+    Index maintenance is most of an insert's cost, and it runs inside ``sqlite3_step``, which
+    releases the GIL. ``executemany`` takes the GIL back for every row it binds, so a producer
+    thread cannot overlap with it. Here the producer thread writes each batch into a small
+    unindexed staging file of its own, and the writer attaches that file and moves the whole
+    batch with one statement, whose C work overlaps with the producer preparing the next batch.
+
+    A file per batch, because the writer's transaction spans several batches (see
+    ``Ingester._write_batch``) and would otherwise read a staging database at a fixed snapshot;
+    a file is complete before it is attached. SQLite attaches at most ten databases, so a
+    transaction spans at most ``MAX_ATTACHED`` batches; files are detached and deleted after
+    each commit. Values are encoded exactly as the column types store them (a test compares
+    them with the Core insert).
     """
 
+    MAX_ATTACHED = 8
+
     def __init__(self, table: sa.Table) -> None:
-        self.sql = (
-            f"INSERT OR IGNORE INTO {table.name} ({', '.join(EVENT_COLUMNS)}) "  # noqa: S608
-            f"VALUES ({', '.join('?' for _ in EVENT_COLUMNS)})"
+        columns = ", ".join(EVENT_COLUMNS)
+        placeholders = ", ".join("?" for _ in EVENT_COLUMNS)
+        self.create_stage = f"CREATE TABLE rows ({columns})"
+        self.stage_sql = f"INSERT INTO rows VALUES ({placeholders})"  # noqa: S608
+        # Table and column names come from our own metadata, never from input. Sorted by
+        # event_id, the unique index is written in order: fewer pages per batch.
+        self.move_sql = (
+            f"INSERT OR IGNORE INTO main.{table.name} ({columns}) "  # noqa: S608
+            f"SELECT {columns} FROM {{schema}}.rows ORDER BY event_id"
         )
+        self.directory = ""
+        self.staged = 0
+        self.attached: list[tuple[str, str]] = []
 
     def encode(self, values: list[Any]) -> Any:
         for i in _TIMES:
@@ -309,8 +345,82 @@ class _SqliteWriter:
                 values[i] = int(values[i])
         return tuple(values)
 
-    def insert(self, conn: sa.Connection, rows: list[Any]) -> int:
-        return conn.exec_driver_sql(self.sql, rows).rowcount if rows else 0
+    def open(self, conn: sa.Connection) -> None:
+        _sweep_stale_stages()
+        self.directory = tempfile.mkdtemp(prefix=f"{STAGE_PREFIX}{os.getpid()}-")
+        self.staged = 0
+        self.attached = []
+
+    def prepare(self, batch: _Batch) -> None:
+        """Producer side: write the batch's rows to a staging file; keep only their ids."""
+        if not batch.events:
+            return
+        path = os.path.join(self.directory, f"batch-{self.staged}.db")
+        self.staged += 1
+        stage = sqlite3.connect(path)
+        try:
+            # Scratch: a crash only loses what the ledger will have the next run redo.
+            stage.execute("PRAGMA journal_mode = OFF")
+            stage.execute("PRAGMA synchronous = OFF")
+            stage.execute(self.create_stage)
+            stage.executemany(self.stage_sql, batch.events.values())
+            stage.commit()
+        finally:
+            stage.close()
+        batch.stage_file = path
+        batch.events = dict.fromkeys(batch.events)  # ids stay for dedupe and re-sightings
+
+    def insert(self, conn: sa.Connection, batch: _Batch) -> int:
+        if not batch.stage_file:
+            return 0
+        schema = f"stage{len(self.attached)}"
+        conn.exec_driver_sql(f"ATTACH DATABASE ? AS {schema}", (batch.stage_file,))
+        self.attached.append((schema, batch.stage_file))
+        return conn.exec_driver_sql(self.move_sql.format(schema=schema)).rowcount
+
+    def full(self) -> bool:
+        return len(self.attached) >= self.MAX_ATTACHED
+
+    def committed(self, conn: sa.Connection) -> None:
+        """After a commit (or rollback): detach and delete the batches just moved."""
+        for schema, path in self.attached:
+            conn.exec_driver_sql(f"DETACH DATABASE {schema}")
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+        if self.attached:
+            conn.commit()  # DETACH began a transaction of its own; end it
+        self.attached = []
+
+    def close(self, conn: sa.Connection) -> None:
+        with contextlib.suppress(sa.exc.DBAPIError):
+            if conn.in_transaction():
+                conn.rollback()
+            self.committed(conn)
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+STAGE_PREFIX = "webhooks-migrate-stage-"
+
+
+def _sweep_stale_stages() -> None:
+    """Remove staging directories left by ingests that were killed (their pid is gone)."""
+    root = tempfile.gettempdir()
+    for name in os.listdir(root):
+        if not name.startswith(STAGE_PREFIX):
+            continue
+        pid = name[len(STAGE_PREFIX) :].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(os.path.join(root, name), ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
 
 
 def sha256_of(path: str) -> str:
@@ -352,11 +462,16 @@ class Ingester:
         self.options = options
         self.events, self.files, self.rejects, self.deliveries = _tables()
         self.sqlite = engine.dialect.name == "sqlite"
+        # SQLite and PostgreSQL load in large batches, several to a transaction: both rewrite
+        # every index page a transaction touched when it commits. Concurrent loads of one file
+        # insert in the same (sorted) order there, so they wait for each other rather than
+        # deadlock. MariaDB's gap locks can deadlock them: there each batch commits alone and
+        # is retried.
+        spans = self.sqlite or engine.dialect.name == "postgresql"
+        self.batch_size = options.batch_size or (LARGE_BATCH if spans else BATCH)
         # Rows per multi-batch transaction; 0: each batch commits alone (retried on deadlock).
         self.span_rows = (
-            options.commit_rows
-            if options.commit_rows is not None
-            else (SQLITE_SPAN_ROWS if self.sqlite else 0)
+            options.commit_rows if options.commit_rows is not None else (SPAN_ROWS if spans else 0)
         )
         self.writer: _CoreWriter | _SqliteWriter | _PostgresWriter
         if self.sqlite:
@@ -411,33 +526,7 @@ class Ingester:
 
     def _values(self, event: UnifiedEvent, file_id: int | None, line: int, now: str) -> list[Any]:
         """``EVENT_COLUMNS`` values for ``event`` (times in the unified text form)."""
-        values: list[Any] = [
-            event.event_id,
-            event.source,
-            event.event_type,
-            event.entity_type,
-            event.entity_id,
-            event.occurred_at,
-            event.issued_at,
-            event.client_id,
-            event.application_id,
-            event.global_sub,
-            event.issuer,
-            list(event.audience),
-            event.transaction_id,
-            event.event_object_id,
-            None if event.attributes is None else list(event.attributes),
-            event.credential_type,
-            event.v2_hash,
-            event.payload,
-            self.verified,
-            now,
-            now,
-            1,
-            file_id,
-            file_id,
-            line,
-        ]
+        values: list[Any] = [*event[:-1], self.verified, now, now, 1, file_id, file_id, line]
         for index, name, limit in self.limits:
             value = values[index]
             if value is not None and len(value) > limit:
@@ -453,7 +542,7 @@ class Ingester:
         """Batches of records after line ``resume_after``, ready to write (producer side)."""
         batch = _Batch()
         now = format_ms(datetime.now(UTC))
-        size = self.options.batch_size
+        size = self.batch_size
         with opened(local) as (stream, counter):
             for record in iter_records(
                 name, stream, self.options.kind, max_bytes=self.options.max_bytes
@@ -462,12 +551,17 @@ class Ingester:
                     continue
                 if batch.read >= size and record.line != batch.last_line:
                     batch.bytes_read = counter.consumed
-                    yield batch
+                    yield self._prepared(batch)
                     batch, now = _Batch(), format_ms(datetime.now(UTC))
                 self._add(batch, record, file_id, now)
             batch.bytes_read = counter.consumed
         if batch.read:
-            yield batch
+            yield self._prepared(batch)
+
+    def _prepared(self, batch: _Batch) -> _Batch:
+        if not self.options.dry_run:
+            self.writer.prepare(batch)
+        return batch
 
     def _add(self, batch: _Batch, record: Record, file_id: int | None, now: str) -> None:
         if not batch.read:
@@ -613,15 +707,16 @@ class Ingester:
         progress = Progress(
             name, enabled=self.options.show_progress, total_bytes=os.path.getsize(local)
         )
-        batches = _produce(self._batches(local, name, file_id, resume_after))
-        try:
-            with self.engine.connect() as conn:
-                if self.sqlite:
-                    # Safe for ingest: what commits together (events, rejects, resume point)
-                    # is lost together, so a power cut only means resuming a little earlier.
-                    conn.exec_driver_sql("PRAGMA synchronous = NORMAL")
-                    conn.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
-                    conn.commit()
+        with self.engine.connect() as conn:
+            if self.sqlite:
+                # Safe for ingest: what commits together (events, rejects, resume point) is
+                # lost together, so a power cut only means resuming a little earlier.
+                conn.exec_driver_sql("PRAGMA synchronous = NORMAL")
+                conn.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
+                conn.commit()
+            self.writer.open(conn)
+            batches = _produce(self._batches(local, name, file_id, resume_after))
+            try:
                 span = _Span()
                 for batch in batches:
                     counts = self._write_batch(conn, batch, file_id, recount=recount, span=span)
@@ -631,9 +726,10 @@ class Ingester:
                     report.rejected += len(batch.rejects)
                     progress.update(report.read, batch.bytes_read)
                 self._commit_span(conn, span, file_id, recount=recount)
-        finally:
-            batches.close()
-            progress.close()
+            finally:
+                batches.close()  # the producer stops before its staging database goes
+                self.writer.close(conn)
+                progress.close()
         return report
 
     def _write_batch(
@@ -653,28 +749,28 @@ class Ingester:
         more than double the insert rate. Elsewhere each batch commits alone by default and is
         retried on a deadlock (it is idempotent).
         """
-        # Sorted keys insert into the event_id index in order: fewer pages touched.
-        rows = [batch.events[key] for key in sorted(batch.events)]
+        converted = len(batch.events)
         if self.options.dry_run:
             inserted = self._count_new(conn, list(batch.events))
-            return inserted, len(rows) - inserted + batch.in_batch_duplicates
+            return inserted, converted - inserted + batch.in_batch_duplicates
         if self.span_rows:
-            if not conn.in_transaction():
-                conn.begin()
+            if not span.read:  # the first batch of a new transaction
+                if not conn.in_transaction():
+                    conn.begin()
                 span.start(batch.first_line)
-            inserted = self._write_rows(conn, batch, rows, file_id, recount=recount)
-            span.add(batch, inserted, len(rows))
-            if span.rows >= self.span_rows or span.age() >= SPAN_SECONDS:
+            inserted = self._write_rows(conn, batch, file_id, recount=recount)
+            span.add(batch, inserted, converted)
+            if span.rows >= self.span_rows or span.age() >= SPAN_SECONDS or self.writer.full():
                 self._commit_span(conn, span, file_id, recount=recount)
-            return inserted, len(rows) - inserted + batch.in_batch_duplicates
+            return inserted, converted - inserted + batch.in_batch_duplicates
         for attempt in range(5):
             try:
                 with conn.begin():
                     span.start(batch.first_line)
-                    inserted = self._write_rows(conn, batch, rows, file_id, recount=recount)
-                    span.add(batch, inserted, len(rows))
+                    inserted = self._write_rows(conn, batch, file_id, recount=recount)
+                    span.add(batch, inserted, converted)
                     self._commit_span(conn, span, file_id, recount=recount, commit=False)
-                return inserted, len(rows) - inserted + batch.in_batch_duplicates
+                return inserted, converted - inserted + batch.in_batch_duplicates
             except sa.exc.OperationalError as exc:
                 # Concurrent ingests of one file can deadlock on MariaDB; the batch is
                 # idempotent, so it is simply retried. Anything else is the caller's to see.
@@ -684,16 +780,10 @@ class Ingester:
         raise AssertionError("unreachable")
 
     def _write_rows(
-        self,
-        conn: sa.Connection,
-        batch: _Batch,
-        rows: list[Any],
-        file_id: int | None,
-        *,
-        recount: bool,
+        self, conn: sa.Connection, batch: _Batch, file_id: int | None, *, recount: bool
     ) -> int:
-        inserted = self.writer.insert(conn, rows)
-        if inserted < len(rows) and file_id is not None and not recount:
+        inserted = self.writer.insert(conn, batch)
+        if inserted < len(batch.events) and file_id is not None and not recount:
             self._mark_resighted(conn, list(batch.events), file_id, datetime.now(UTC))
         if batch.deliveries:
             conn.execute(self.insert_deliveries, batch.deliveries)
@@ -715,6 +805,7 @@ class Ingester:
             self._advance_ledger(conn, span, file_id, datetime.now(UTC))
         if commit and conn.in_transaction():
             conn.commit()
+            self.writer.committed(conn)
         span.reset()
 
     def _mark_resighted(
@@ -766,8 +857,10 @@ class Ingester:
 
 # SQLite page cache for an ingest connection, and how much one transaction may span (see
 # Ingester._write_batch): together they decide how often index pages are rewritten.
-SQLITE_CACHE_KIB = 32 * 1024
-SQLITE_SPAN_ROWS = 50_000
+SQLITE_CACHE_KIB = 16 * 1024
+BATCH = 1000
+LARGE_BATCH = 5000
+SPAN_ROWS = 50_000
 SPAN_SECONDS = 3.0
 
 

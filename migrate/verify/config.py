@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Final
 
+from migrate.defaults import AUDIENCE_ENV, ISSUER_ENV, JWKS_ENV
 from migrate.verify.keys import DEFAULT_COOLDOWN_S, DEFAULT_TIMEOUT_S, load_key_source
 from migrate.verify.verifier import DEFAULT_MAX_AGE_S, DEFAULT_SKEW_S, Verifier, VerifyMode
 
-JWKS_ENV: Final = "WEBHOOKS_MIGRATE_JWKS"
-ISSUER_ENV: Final = "WEBHOOKS_MIGRATE_ISSUER"
-AUDIENCE_ENV: Final = "WEBHOOKS_MIGRATE_AUDIENCE"
+__all__ = ["AUDIENCE_ENV", "ISSUER_ENV", "JWKS_ENV", "build_verifier", "verifier_from_env"]
 
 
 def build_verifier(
