@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -45,10 +45,32 @@ json_format = format_option("text", "json")
 # -- shared options and error handling -----------------------------------------------------
 
 
-def connection(*, subscription: bool = True) -> Callable[[F], F]:
-    """--base-url, --customer-id, --timeout and (usually) --subscription-id, env-backed."""
+def connection(
+    *, subscription: bool = True, lazy: bool = False
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """--base-url, --customer-id, --timeout, --tries and (usually) --subscription-id, env-backed.
 
-    def decorate(func: F) -> F:
+    The command gets ``client``, the :class:`ApiClient` those options make (with ``lazy``,
+    ``connect``: a function that makes it, for commands that may not call the API at all), and
+    ``subscription_id`` as given. Every API failure, making the client included, goes through
+    :func:`api_errors`.
+    """
+
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        @api_errors
+        @functools.wraps(func)
+        def command(
+            *args: Any, base_url: str, customer_id: str, timeout: float, tries: int, **kwargs: Any
+        ) -> Any:
+            def connect() -> ApiClient:
+                return make_client(base_url, customer_id, timeout, tries)
+
+            if lazy:
+                kwargs["connect"] = connect
+            else:
+                kwargs["client"] = connect()
+            return func(*args, **kwargs)
+
         options = [
             click.option(
                 "--base-url",
@@ -85,8 +107,8 @@ def connection(*, subscription: bool = True) -> Callable[[F], F]:
                 )
             )
         for option in reversed(options):
-            func = option(func)
-        return func
+            command = option(command)
+        return command
 
     return decorate
 
@@ -139,6 +161,15 @@ def warn(message: str) -> None:
     click.echo(f"warning: {message}", err=True)
 
 
+def emit(output_format: str, data: Any, lines: Iterable[str]) -> None:
+    """``data`` as JSON with ``--format json``, else the text ``lines``, one per line."""
+    if output_format == "json":
+        emit_json(data)
+        return
+    for line in lines:
+        click.echo(line)
+
+
 def _job_line(job: ExportJob) -> str:
     created, updated = job.created_at or "?", job.updated_at or "?"
     return f"{job.id}  {job.describe_state():<12}  created {created}  updated {updated}"
@@ -163,12 +194,8 @@ def api() -> None:
 @click.option("--no-store", is_flag=True, help="Do not store the snapshot in `summaries`.")
 @click.option("--strict", is_flag=True, help="Exit 1 when the summary breaks its invariants.")
 @json_format
-@api_errors
 def summary(
-    base_url: str,
-    customer_id: str,
-    timeout: float,
-    tries: int,
+    client: ApiClient,
     subscription_id: str,
     db_url: str,
     no_upgrade: bool,
@@ -181,37 +208,34 @@ def summary(
     Invariants: total = succeeded + retrying + failed, exportable <= failed. A broken one is a
     warning (exit 1 with --strict). The API recomputes the summary at most once per 24 h.
     """
-    client = make_client(base_url, customer_id, timeout, tries)
     snapshot = events_api.get_summary(client, subscription_id)
     stored: bool | None = None
     if not no_store:
         with opened_store(db_url, no_upgrade) as sink:
             stored = sink.save_summary(subscription_id, snapshot, client.clock.now())
     problems = snapshot.invariant_problems()
-    if output_format == "json":
-        emit_json(
-            {
-                "subscription_id": subscription_id,
-                "summary": snapshot.raw,
-                "invariants": {"ok": not problems, "problems": problems},
-                "stored": stored,
-            }
-        )
-    else:
-        _print_summary(snapshot)
+    data = {
+        "subscription_id": subscription_id,
+        "summary": snapshot.raw,
+        "invariants": {"ok": not problems, "problems": problems},
+        "stored": stored,
+    }
+    emit(output_format, data, _summary_lines(snapshot))
     for problem in problems:
         warn(f"summary invariant broken: {problem}")
     if problems and strict:
         raise ProblemFound(f"the summary breaks {len(problems)} invariant(s)")
 
 
-def _print_summary(s: Summary) -> None:
-    click.echo(f"updated    {s.updated_at}")
-    click.echo(f"total      {s.total}")
-    click.echo(f"succeeded  {s.succeeded}")
-    click.echo(f"retrying   {s.retrying}")
-    click.echo(f"failed     {s.failed}")
-    click.echo(f"exportable {s.exportable}")
+def _summary_lines(s: Summary) -> list[str]:
+    return [
+        f"updated    {s.updated_at}",
+        f"total      {s.total}",
+        f"succeeded  {s.succeeded}",
+        f"retrying   {s.retrying}",
+        f"failed     {s.failed}",
+        f"exportable {s.exportable}",
+    ]
 
 
 # -- exports -------------------------------------------------------------------------------
@@ -225,17 +249,8 @@ def exports() -> None:
 @exports.command("start")
 @connection()
 @json_format
-@api_errors
-def exports_start(
-    base_url: str,
-    customer_id: str,
-    timeout: float,
-    tries: int,
-    subscription_id: str,
-    output_format: str,
-) -> None:
+def exports_start(client: ApiClient, subscription_id: str, output_format: str) -> None:
     """Start an export job (never repeated automatically: that could start two)."""
-    client = make_client(base_url, customer_id, timeout, tries)
     try:
         job = exports_api.start_export(client, subscription_id)
     except Conflict as exc:
@@ -251,44 +266,21 @@ def exports_start(
 @exports.command("list")
 @connection()
 @json_format
-@api_errors
-def exports_list(
-    base_url: str,
-    customer_id: str,
-    timeout: float,
-    tries: int,
-    subscription_id: str,
-    output_format: str,
-) -> None:
+def exports_list(client: ApiClient, subscription_id: str, output_format: str) -> None:
     """Jobs of the last 7 days (their ids are the download ids), newest first."""
-    jobs = exports_api.list_exports(
-        make_client(base_url, customer_id, timeout, tries), subscription_id
-    )
-    if output_format == "json":
-        emit_json({"total": len(jobs), "exports": [j.raw for j in jobs]})
-        return
-    for job in jobs:
-        click.echo(_job_line(job))
-    if not jobs:
-        click.echo("no export jobs in the last 7 days")
+    jobs = exports_api.list_exports(client, subscription_id)
+    lines = [_job_line(job) for job in jobs] or ["no export jobs in the last 7 days"]
+    emit(output_format, {"total": len(jobs), "exports": [j.raw for j in jobs]}, lines)
 
 
 @exports.command("status")
 @click.argument("export_id")
 @connection()
 @json_format
-@api_errors
 def exports_status(
-    export_id: str,
-    base_url: str,
-    customer_id: str,
-    timeout: float,
-    tries: int,
-    subscription_id: str,
-    output_format: str,
+    export_id: str, client: ApiClient, subscription_id: str, output_format: str
 ) -> None:
     """One job's state."""
-    client = make_client(base_url, customer_id, timeout, tries)
     _emit_job(exports_api.get_export(client, subscription_id, export_id), output_format)
 
 
@@ -296,26 +288,15 @@ def exports_status(
 @click.argument("export_id")
 @connection()
 @json_format
-@api_errors
 def exports_cancel(
-    export_id: str,
-    base_url: str,
-    customer_id: str,
-    timeout: float,
-    tries: int,
-    subscription_id: str,
-    output_format: str,
+    export_id: str, client: ApiClient, subscription_id: str, output_format: str
 ) -> None:
     """Cancel an active job (its events become exportable again)."""
-    client = make_client(base_url, customer_id, timeout, tries)
     _emit_job(exports_api.cancel_export(client, subscription_id, export_id), output_format)
 
 
 def _emit_job(job: ExportJob, output_format: str) -> None:
-    if output_format == "json":
-        emit_json(job.raw)
-    else:
-        click.echo(_job_line(job))
+    emit(output_format, job.raw, [_job_line(job)])
 
 
 @exports.command("download")
@@ -330,13 +311,9 @@ def _emit_job(job: ExportJob, output_format: str) -> None:
 @click.option("--ingest", "load", is_flag=True, help="Load the file into the store (exactly once).")
 @store_options
 @json_format
-@api_errors
 def exports_download(
     export_id: str,
-    base_url: str,
-    customer_id: str,
-    timeout: float,
-    tries: int,
+    client: ApiClient,
     subscription_id: str,
     output: Path | None,
     load: bool,
@@ -350,7 +327,6 @@ def exports_download(
     gone (a wrong id, or deleted after 7 days). With --ingest the file goes through the ingest
     ledger, so downloading and loading the same file twice never loads it twice.
     """
-    client = make_client(base_url, customer_id, timeout, tries)
     dest = output or Path(file_name_for(export_id))
     try:
         saved = exports_api.download_export(client, subscription_id, export_id, dest)
@@ -360,23 +336,20 @@ def exports_download(
     if load:
         with opened_store(db_url, no_upgrade) as sink:
             counts = sink.ingest(dest, saved.etag)
-    if output_format == "json":
-        emit_json(
-            {
-                "path": saved.path,
-                "etag": saved.etag,
-                "sha256": saved.sha256,
-                "bytes": saved.bytes,
-                "lines": saved.lines,
-                "ingest": None if counts is None else _counts_json(counts),
-            }
-        )
-    else:
-        click.echo(
-            f"{saved.path}: {saved.lines} lines, {saved.bytes} bytes, ETag {saved.etag or '(none)'}"
-        )
-        if counts is not None:
-            click.echo(_counts_text(counts))
+    data = {
+        "path": saved.path,
+        "etag": saved.etag,
+        "sha256": saved.sha256,
+        "bytes": saved.bytes,
+        "lines": saved.lines,
+        "ingest": None if counts is None else _counts_json(counts),
+    }
+    lines = [
+        f"{saved.path}: {saved.lines} lines, {saved.bytes} bytes, ETag {saved.etag or '(none)'}"
+    ]
+    if counts is not None:
+        lines.append(_counts_text(counts))
+    emit(output_format, data, lines)
     if counts is not None and counts.rejected:
         raise ProblemFound(f"{counts.rejected} line(s) rejected; see the store's rejects table")
 
@@ -413,102 +386,64 @@ def events() -> None:
 @click.option("--state", help="Only events in this state (success, retrying, failure, ...).")
 @click.option("--limit", type=click.IntRange(min=1), help="At most this many events.")
 @json_format
-@api_errors
 def events_list(
-    base_url: str,
-    customer_id: str,
-    timeout: float,
-    tries: int,
+    client: ApiClient,
     subscription_id: str,
     state: str | None,
     limit: int | None,
     output_format: str,
 ) -> None:
     """Events, following the API's pages."""
-    client = make_client(base_url, customer_id, timeout, tries)
     records = list(events_api.list_events(client, subscription_id, state=state, limit=limit))
-    if output_format == "json":
-        emit_json({"total": len(records), "events": [r.raw for r in records]})
-        return
-    for r in records:
-        click.echo(
-            f"{r.id}  {r.state:<9} attempts {r.attempts}  {r.event_type or '?':<16} {r.created_at}"
-        )
+    lines = (
+        f"{r.id}  {r.state:<9} attempts {r.attempts}  {r.event_type or '?':<16} {r.created_at}"
+        for r in records
+    )
+    emit(output_format, {"total": len(records), "events": [r.raw for r in records]}, lines)
 
 
 @events.command("show")
 @click.argument("event_id")
 @connection()
 @json_format
-@api_errors
-def events_show(
-    event_id: str,
-    base_url: str,
-    customer_id: str,
-    timeout: float,
-    tries: int,
-    subscription_id: str,
-    output_format: str,
-) -> None:
+def events_show(event_id: str, client: ApiClient, subscription_id: str, output_format: str) -> None:
     """One event record (the token inside is shown as the API keeps it: encoded)."""
-    client = make_client(base_url, customer_id, timeout, tries)
     record = events_api.get_event(client, subscription_id, event_id)
-    if output_format == "json":
-        emit_json(record.raw)
-        return
-    click.echo(f"id         {record.id}")
-    click.echo(f"type       {record.event_type}")
-    click.echo(f"state      {record.state}")
-    click.echo(f"attempts   {record.attempts}")
-    click.echo(f"created    {record.created_at}")
-    click.echo(f"updated    {record.updated_at}")
+    lines = [
+        f"id         {record.id}",
+        f"type       {record.event_type}",
+        f"state      {record.state}",
+        f"attempts   {record.attempts}",
+        f"created    {record.created_at}",
+        f"updated    {record.updated_at}",
+    ]
+    emit(output_format, record.raw, lines)
 
 
 @events.command("history")
 @click.argument("event_id")
 @connection()
 @json_format
-@api_errors
 def events_history(
-    event_id: str,
-    base_url: str,
-    customer_id: str,
-    timeout: float,
-    tries: int,
-    subscription_id: str,
-    output_format: str,
+    event_id: str, client: ApiClient, subscription_id: str, output_format: str
 ) -> None:
     """The delivery attempts of one event."""
-    client = make_client(base_url, customer_id, timeout, tries)
     attempts = events_api.event_history(client, subscription_id, event_id)
-    if output_format == "json":
-        emit_json({"event_id": event_id, "history": attempts})
-        return
-    for attempt in attempts:
-        click.echo(json.dumps(attempt, sort_keys=True))
+    lines = (json.dumps(attempt, sort_keys=True) for attempt in attempts)
+    emit(output_format, {"event_id": event_id, "history": attempts}, lines)
 
 
 @events.command("redeliver")
 @click.argument("event_id")
 @connection()
 @json_format
-@api_errors
 def events_redeliver(
-    event_id: str,
-    base_url: str,
-    customer_id: str,
-    timeout: float,
-    tries: int,
-    subscription_id: str,
-    output_format: str,
+    event_id: str, client: ApiClient, subscription_id: str, output_format: str
 ) -> None:
     """Deliver a failed event once more (only failed events of the last 7 days)."""
-    client = make_client(base_url, customer_id, timeout, tries)
     answer = events_api.redeliver(client, subscription_id, event_id)
-    if output_format == "json":
-        emit_json(answer)
-    else:
-        click.echo(f"{event_id}: redelivery requested (state {answer.get('state', '?')})")
+    line = f"{event_id}: redelivery requested (state {answer.get('state', '?')})"
+    emit(output_format, answer, [line])
 
 
 # -- subscriptions -------------------------------------------------------------------------
@@ -522,21 +457,18 @@ def subscriptions() -> None:
 @subscriptions.command("list")
 @connection(subscription=False)
 @json_format
-@api_errors
-def subscriptions_list(
-    base_url: str, customer_id: str, timeout: float, tries: int, output_format: str
-) -> None:
+def subscriptions_list(client: ApiClient, output_format: str) -> None:
     """Every subscription of the customer."""
-    subs = subs_api.list_subscriptions(make_client(base_url, customer_id, timeout, tries))
-    if output_format == "json":
-        emit_json({"total": len(subs), "subscriptions": subs})
-        return
-    for sub in subs:
-        state = "enabled " if sub.get("enabled") else "disabled"
-        click.echo(
-            f"{subs_api.subscription_id_of(sub)}  {state}  {','.join(sub.get('events', []))}  "
-            f"{sub.get('endpoint')}  {sub.get('title')}"
-        )
+    subs = subs_api.list_subscriptions(client)
+    emit(output_format, {"total": len(subs), "subscriptions": subs}, map(_subscription_line, subs))
+
+
+def _subscription_line(sub: dict[str, Any]) -> str:
+    state = "enabled " if sub.get("enabled") else "disabled"
+    return (
+        f"{subs_api.subscription_id_of(sub)}  {state}  {','.join(sub.get('events', []))}  "
+        f"{sub.get('endpoint')}  {sub.get('title')}"
+    )
 
 
 @subscriptions.command("create")
@@ -551,19 +483,15 @@ def subscriptions_list(
 @click.option("--title", help="Subscription title (2-200 characters).")
 @click.option("--disabled", is_flag=True, help="Create it disabled (no delivery yet).")
 @click.option("--dry-run", is_flag=True, help="Show the v3 body; create nothing, call no API.")
-@connection(subscription=False)
+@connection(subscription=False, lazy=True)
 @json_format
-@api_errors
 def subscriptions_create(
     config: Any,
     endpoint: str | None,
     title: str | None,
     disabled: bool,
     dry_run: bool,
-    base_url: str,
-    customer_id: str,
-    timeout: float,
-    tries: int,
+    connect: Callable[[], ApiClient],
     output_format: str,
 ) -> None:
     """Create the v3 subscription that replaces a v2 webhook.
@@ -594,13 +522,12 @@ def subscriptions_create(
     if dry_run:
         emit_json(bodies if isinstance(data, list) else bodies[0])
         return
-    client = make_client(base_url, customer_id, timeout, tries)
+    client = connect()
     created = [subs_api.create_subscription(client, body) for body in bodies]
-    if output_format == "json":
-        emit_json(created if isinstance(data, list) else created[0])
-        return
-    for sub in created:
-        click.echo(f"created subscription {subs_api.subscription_id_of(sub)}: {sub.get('title')}")
+    lines = (
+        f"created subscription {subs_api.subscription_id_of(s)}: {s.get('title')}" for s in created
+    )
+    emit(output_format, created if isinstance(data, list) else created[0], lines)
 
 
 # -- recover -------------------------------------------------------------------------------
@@ -632,12 +559,8 @@ def subscriptions_create(
 )
 @click.option("--strict", is_flag=True, help="Exit 1 when a summary breaks its invariants.")
 @json_format
-@api_errors
 def recover_command(
-    base_url: str,
-    customer_id: str,
-    timeout: float,
-    tries: int,
+    client: ApiClient,
     subscription_id: str,
     download_dir: Path,
     db_url: str,
@@ -654,7 +577,6 @@ def recover_command(
     ingest ledger never loads a file twice. Exit 1 when lines were rejected, an export's file
     could not be had, or (with --strict) a summary is inconsistent.
     """
-    client = make_client(base_url, customer_id, timeout, tries)
     options = RecoverOptions(download_dir, poll_initial=poll_interval, wait_limit=wait_limit)
 
     def show(progress: Progress) -> None:
@@ -662,11 +584,7 @@ def recover_command(
 
     with opened_store(db_url, no_upgrade) as sink:
         report = recover(client, subscription_id, sink, options, show)
-    if output_format == "json":
-        emit_json(report.to_json())
-    else:
-        for change in report.changes or ["nothing changed"]:
-            click.echo(change)
+    emit(output_format, report.to_json(), report.changes or ["nothing changed"])
     for warning in report.warnings:
         warn(warning)
     unavailable = [j for j in report.jobs if j.unavailable and j.unavailable != "never"]
