@@ -19,6 +19,7 @@ from referencing import Registry, Resource
 
 from adapters.errors import pointer_join
 from adapters.fastcheck import Unsupported, compile_check
+from adapters.fastgen import generate_check
 
 if TYPE_CHECKING:
     # jsonschema is imported only when a record must be explained: the fast predicates need
@@ -81,11 +82,17 @@ def validator(name: str) -> Draft202012Validator:
 
 @cache
 def fast_check(name: str) -> Callable[[Any], bool]:
-    """A predicate agreeing with ``validator(name).is_valid``, compiled for speed."""
-    try:
-        return compile_check(load(name), registry())
-    except Unsupported:
-        return validator(name).is_valid
+    """A predicate agreeing with ``validator(name).is_valid``, compiled for speed.
+
+    Generated source where the schema allows it, else composed closures, else jsonschema
+    itself: a schema edit can make the check slower, never laxer.
+    """
+    for build in (generate_check, compile_check):
+        try:
+            return build(load(name), registry())
+        except Unsupported:
+            continue
+    return validator(name).is_valid
 
 
 @dataclass(frozen=True, slots=True)
