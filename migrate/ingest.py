@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import multiprocessing
+import multiprocessing.connection
 import os
+import pickle
 import queue
 import shutil
 import sqlite3
@@ -604,8 +607,6 @@ class Ingester:
                 "created_at": datetime.fromisoformat(now),
             }
         )
-        if self.options.on_reject is not None:
-            self.options.on_reject(rejected)
 
     # -- the ledger ---------------------------------------------------------------------------
 
@@ -715,10 +716,15 @@ class Ingester:
                 conn.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
                 conn.commit()
             self.writer.open(conn)
-            batches = _produce(self._batches(local, name, file_id, resume_after))
+            batches = self._producer(local, name, file_id, resume_after)
             try:
                 span = _Span()
                 for batch in batches:
+                    # Reported here, not where the batch was made: a producer process's stderr
+                    # is a copy, and its order would interleave with ours.
+                    if self.options.on_reject is not None:
+                        for reject in batch.rejects:
+                            self.options.on_reject(_rejected_record(reject))
                     counts = self._write_batch(conn, batch, file_id, recount=recount, span=span)
                     report.read += batch.read
                     report.inserted += counts[0]
@@ -731,6 +737,19 @@ class Ingester:
                 self.writer.close(conn)
                 progress.close()
         return report
+
+    def _producer(
+        self, local: str, name: str, file_id: int | None, resume_after: int
+    ) -> _Producer | _ProcessProducer:
+        """Where batches are prepared: a child process for SQLite, else a thread.
+
+        SQLite's writer and the producer both need a whole core (index maintenance ~20 µs a
+        row, parsing to staging ~22 µs); in one process they share one through the GIL. The
+        child hands batches over as staging files, so only counts and ids cross the pipe.
+        """
+        if self.sqlite and not self.options.dry_run and _ProcessProducer.available():
+            return _ProcessProducer(lambda: self._batches(local, name, file_id, resume_after))
+        return _Producer(self._batches(local, name, file_id, resume_after))
 
     def _write_batch(
         self,
@@ -935,8 +954,84 @@ class _Producer:
         self.thread.join()
 
 
-def _produce(source: Iterator[_Batch]) -> _Producer:
-    return _Producer(source)
+class _ChildFailed:
+    """An exception raised in the producer process, carried back to be raised in the parent."""
+
+    def __init__(self, exc: BaseException) -> None:
+        try:
+            pickle.dumps(exc)
+            self.exc = exc
+        except Exception:  # an exception that cannot travel: keep its text
+            self.exc = RuntimeError(f"{type(exc).__name__}: {exc}")
+
+
+class _ProcessProducer:
+    """Runs the batch iterator in a forked child process, handing batches over a pipe.
+
+    The child never touches the parent's database connections, leaves with ``os._exit`` (so no
+    finaliser closes them), stays at most ``AHEAD`` batches ahead, and ends itself if the parent
+    dies (a parent killed with SIGKILL cannot tell it to).
+    """
+
+    AHEAD = 3
+    _DONE = "done"
+
+    @staticmethod
+    def available() -> bool:
+        # fork() copies only the calling thread: any lock another thread held (stdio,
+        # logging) would stay locked forever in the child, so fork only a lone thread.
+        return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
+
+    def __init__(self, source: Callable[[], Iterator[_Batch]]) -> None:
+        context = multiprocessing.get_context("fork")
+        self.receive, send = context.Pipe(duplex=False)
+        self.slots = context.BoundedSemaphore(self.AHEAD)
+        self.process = context.Process(
+            target=_produce_in_child, args=(source, send, self.slots, os.getpid()), daemon=True
+        )
+        self.process.start()
+        send.close()  # the child's end: EOF here once the child is gone
+
+    def __iter__(self) -> Iterator[_Batch]:
+        while True:
+            try:
+                item = self.receive.recv()
+            except EOFError:
+                raise RuntimeError(
+                    f"the ingest producer process ended unexpectedly ({self.process.exitcode})"
+                ) from None
+            if item == self._DONE:
+                return
+            if isinstance(item, _ChildFailed):
+                raise item.exc
+            self.slots.release()  # each batch took a slot in the child
+            yield item
+
+    def close(self) -> None:
+        if self.process.is_alive():
+            self.process.terminate()
+        self.process.join(timeout=10)
+        self.receive.close()
+
+
+def _produce_in_child(
+    source: Callable[[], Iterator[_Batch]],
+    send: multiprocessing.connection.Connection,
+    slots: Any,
+    parent: int,
+) -> None:
+    try:
+        for batch in source():
+            while not slots.acquire(timeout=0.2):
+                if os.getppid() != parent:
+                    os._exit(1)  # orphaned: the parent was killed
+            send.send(batch)
+        send.send(_ProcessProducer._DONE)
+    except BaseException as exc:  # every failure is the parent's to report
+        with contextlib.suppress(BaseException):
+            send.send(_ChildFailed(exc))
+    finally:
+        send.close()
 
 
 def _delivery_row(event: UnifiedEvent, now: str) -> dict[str, Any]:
@@ -953,6 +1048,12 @@ def _delivery_row(event: UnifiedEvent, now: str) -> dict[str, Any]:
         "created_at": None if d.created_at is None else datetime.fromisoformat(d.created_at),
         "updated_at": None if d.updated_at is None else datetime.fromisoformat(d.updated_at),
     }
+
+
+def _rejected_record(row: dict[str, Any]) -> RejectedRecord:
+    return RejectedRecord(
+        row["path"], row["line"], row["pointer"], row["reason"], row["message"], row["raw"]
+    )
 
 
 def _contains_nul(value: Any) -> bool:
