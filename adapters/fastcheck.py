@@ -29,7 +29,7 @@ class Unsupported(ValueError):
     """The schema uses a keyword this compiler does not implement."""
 
 
-_ANNOTATIONS = frozenset(
+ANNOTATIONS = frozenset(
     {
         "$schema",
         "$id",
@@ -100,7 +100,7 @@ class _Compiler:
             resolver = resolver.in_subresource(DRAFT202012.create_resource(schema))
         checks: list[Check] = []
         for key, value in schema.items():
-            if key in _ANNOTATIONS:
+            if key in ANNOTATIONS:
                 continue
             builder = _BUILDERS.get(key)
             if builder is None:

@@ -18,25 +18,8 @@ from referencing import Registry
 from referencing._core import Resolver  # the public API hands these out but does not export it
 from referencing.jsonschema import DRAFT202012
 
-from adapters.fastcheck import Unsupported
+from adapters.fastcheck import ANNOTATIONS, Unsupported
 
-_IGNORED = frozenset(
-    {
-        "$schema",
-        "$id",
-        "$defs",
-        "definitions",
-        "$comment",
-        "title",
-        "description",
-        "examples",
-        "default",
-        "format",
-        "deprecated",
-        "readOnly",
-        "writeOnly",
-    }
-)
 _SCALAR_KEYWORDS = frozenset(
     {
         "type",
@@ -79,7 +62,7 @@ _NUMBER = "({v}.__class__ is int or {v}.__class__ is float)"
 
 
 def _supported_keys(schema: Mapping[str, Any]) -> set[str]:
-    keys = set(schema) - _IGNORED
+    keys = set(schema) - ANNOTATIONS
     unknown = keys - _SCALAR_KEYWORDS - _CONTAINER_KEYWORDS
     if unknown:
         raise Unsupported(f"keywords {sorted(unknown)} are not generated")

@@ -71,15 +71,19 @@ def downgrade_command(revision: str, db_url: str, output_format: str) -> None:
     _move(db_url, output_format, lambda engine: downgrade(engine, revision))
 
 
+def _current_revision(db_url: str) -> str | None:
+    engine = open_store(db_url, upgrade=False)
+    try:
+        return current(engine)
+    finally:
+        engine.dispose()
+
+
 @db.command("current")
 @store_options
 def current_command(db_url: str, output_format: str) -> None:
     """Show the store's revision and whether it is the newest."""
-    engine = open_store(db_url, upgrade=False)
-    try:
-        revision = current(engine)
-    finally:
-        engine.dispose()
+    revision = _current_revision(db_url)
     newest = head()
     if output_format == "json":
         emit_json(
@@ -122,11 +126,7 @@ def check_command(db_url: str, output_format: str) -> None:
 @store_options
 def history_command(db_url: str, output_format: str) -> None:
     """List the shipped revisions, oldest first, marking the store's current one."""
-    engine = open_store(db_url, upgrade=False)
-    try:
-        revision = current(engine)
-    finally:
-        engine.dispose()
+    revision = _current_revision(db_url)
     shipped = revisions()
     if output_format == "json":
         emit_json(
