@@ -113,7 +113,7 @@ def test_download_404_explains_and_exits_1(rig: Rig) -> None:
 def test_events_commands(rig: Rig) -> None:
     listed = as_json(api(rig, "events", "list", "--state", "failure", "--format", "json"))
     assert listed["total"] == 4
-    eid = listed["events"][0]["id"]  # type: ignore[index]
+    eid = listed["_embedded"]["events"][0]["id"]  # type: ignore[index]
     shown = as_json(api(rig, "events", "show", eid, "--format", "json"))
     assert shown["state"] == "failure"
     history = as_json(api(rig, "events", "history", eid, "--format", "json"))
@@ -171,3 +171,22 @@ def test_an_unreachable_api_exits_3(tmp_path: Path) -> None:
     )
     assert result.exit_code == 3
     assert "connection refused" in result.stderr
+
+
+def test_listed_events_ingest_with_verified_signatures(rig: Rig, tmp_path: Path) -> None:
+    """`api events list --format json` is the API's page shape, which `ingest` reads."""
+    listed = api(rig, "events", "list", "--format", "json")
+    assert listed.exit_code == 0, listed.stderr
+    total = as_json(listed)["total"]
+    path = tmp_path / "events.json"
+    path.write_text(listed.stdout)
+    jwks = f"{rig.sim.base_url}/{rig.sim.config.customer_id}/login/jwk"
+    argv = ["ingest", "--from", "events", str(path), "--db", rig.db_url, "--format", "json"]
+    result = CliRunner().invoke(cli, [*argv, "--jwks", jwks])
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert isinstance(total, int)
+    assert total > 0
+    assert (report["read"], report["inserted"], report["rejected"]) == (total, total, 0)
+    assert report["signatures_verified"] is True
+    assert rig.count("deliveries") == total

@@ -399,7 +399,9 @@ def events_list(
         f"{r.id}  {r.state:<9} attempts {r.attempts}  {r.event_type or '?':<16} {r.created_at}"
         for r in records
     )
-    emit(output_format, {"total": len(records), "events": [r.raw for r in records]}, lines)
+    # The API's own page shape, all pages in one: what `ingest --from events` reads.
+    page = {"total": len(records), "_embedded": {"events": [r.raw for r in records]}}
+    emit(output_format, page, lines)
 
 
 @events.command("show")
