@@ -5,6 +5,7 @@ Runs on SQLite, and on PostgreSQL and MariaDB when their URLs are set (see conft
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import random
@@ -503,3 +504,21 @@ def test_every_backend_stores_what_sqlalchemy_core_would(db_url: str, tmp_path: 
     stored, expected = _typed_rows(db_url), _typed_rows(reference)
     assert len(stored) == 3
     assert stored == expected
+
+
+def test_u0000_inside_a_token_is_refused_alike_on_every_backend(
+    db_url: str, tmp_path: Path
+) -> None:
+    """The claims are base64 in the file: the check must look at them decoded."""
+
+    def token(claims_: dict[str, Any]) -> str:
+        def part(value: dict[str, Any]) -> str:
+            return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+        return f"{part({'alg': 'RS256', 'kid': 'k1'})}.{part(claims_)}.c2ln"
+
+    lines = [token({**claims(1), "note": "a\u0000b"}), token(claims(2))]
+    report = ingest(db_url, [write_lines(tmp_path / "tokens.txt", lines)], kind="set")
+    assert (report.read, report.inserted, report.rejected) == (2, 1, 1)
+    assert [e[0] for e in snapshot(db_url)["events"]] == ["jti-000002"]
+    assert [(line, reason) for _, line, _, reason in snapshot(db_url)["rejects"]] == [(1, "schema")]
