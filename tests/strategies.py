@@ -11,6 +11,7 @@ expectations derived from the generated structure are independent of it.
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import string
 from collections.abc import Callable
@@ -57,6 +58,40 @@ json_values_64 = st.recursive(
     ),
     max_leaves=10,
 )
+
+
+# Seed 001: the claims of the token inside the events-store record (an entityUpdated event, toe in
+# milliseconds), decoded by hand from its base64url text.
+SEED_TOKEN_CLAIMS: dict[str, Any] = {
+    "aud": ["https://webhook.site/46ff3c5e-ae95-43df-b32d-d07bb84746b4"],
+    "events": {
+        "entityUpdated": {
+            "attributes": ["familyName"],
+            "captureApplicationId": "3vadba3vhqpkdgtsrqd4st76m3",
+            "captureClientId": "3fp4zt9t256jqk4tx35wuj4ap2e53hq9",
+            "entityType": "user",
+            "globalSub": "capture-v1://app.capture.multi.dev.or.janrain.com/"
+            "3vadba3vhqpkdgtsrqd4st76m3/user/e499ac24-46bd-4d85-91ee-bdeadd446c1e",
+            "sub": "e499ac24-46bd-4d85-91ee-bdeadd446c1e",
+        }
+    },
+    "iat": 1580144030,
+    "iss": "https://api.multi.dev.or.janrain.com/00000000-0000-0000-0000-000000000000/webhooks",
+    "jti": "1e569bb5-c21d-4e9c-a1aa-7ec3b831bda2",
+    "toe": 1580144030739,
+    "txn": "00000000-0000-0000-0000-000000000000",
+}
+
+
+def changed(base: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    """A deep copy of ``base`` with top-level members replaced; ``...`` removes a member."""
+    out = copy.deepcopy(base)
+    for key, value in changes.items():
+        if value is ...:
+            out.pop(key, None)
+        else:
+            out[key] = value
+    return out
 
 
 def dumps(value: Any) -> str:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from strategies import json_objects, json_values, outcome, v3_claims
+from strategies import changed, json_objects, json_values, outcome, v3_claims
 
 from adapters import schema_registry
 from adapters.claims import claims_from_event, event_from_claims
@@ -29,13 +29,7 @@ BASE: dict[str, Any] = {
 
 
 def claims(**changes: Any) -> dict[str, Any]:
-    out = copy.deepcopy(BASE)
-    for key, value in changes.items():
-        if value is ...:
-            out.pop(key, None)
-        else:
-            out[key] = value
-    return out
+    return changed(BASE, **changes)
 
 
 def rejection_of(value: Any) -> Rejection:

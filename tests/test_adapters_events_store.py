@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from strategies import HEADER_ALG_KID, compact, events_records, json_values, outcome
+from strategies import HEADER_ALG_KID, changed, compact, events_records, json_values, outcome
 
 from adapters import schema_registry
 from adapters.errors import Rejection
@@ -44,12 +44,7 @@ def record(**changes: Any) -> dict[str, Any]:
         "response": {"statusCode": 200},
         "eventType": "entityUpdated",
     }
-    for key, value in changes.items():
-        if value is ...:
-            out.pop(key, None)
-        else:
-            out[key] = value
-    return out
+    return changed(out, **changes)
 
 
 def rejection_of(value: Any) -> Rejection:

@@ -10,7 +10,15 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from strategies import HEADER_JKU_TYP, compact, outcome, tokens, v3_claims, wrapped
+from strategies import (
+    HEADER_JKU_TYP,
+    SEED_TOKEN_CLAIMS,
+    compact,
+    outcome,
+    tokens,
+    v3_claims,
+    wrapped,
+)
 
 from adapters import schema_registry
 from adapters.claims import claims_from_event
@@ -22,25 +30,7 @@ SEED_TOKEN = (FIXTURES / "seed-set-wrapped-token.txt").read_text("utf-8")
 
 # Decoded by hand from the token in the events-store document (base64url of each segment).
 SEED_HEADER = {"alg": "RS256", "kid": "1dc12073699c68c1daee6c9a100e2b43febdcd92"}
-SEED_CLAIMS = {
-    "aud": ["https://webhook.site/46ff3c5e-ae95-43df-b32d-d07bb84746b4"],
-    "events": {
-        "entityUpdated": {
-            "attributes": ["familyName"],
-            "captureApplicationId": "3vadba3vhqpkdgtsrqd4st76m3",
-            "captureClientId": "3fp4zt9t256jqk4tx35wuj4ap2e53hq9",
-            "entityType": "user",
-            "globalSub": "capture-v1://app.capture.multi.dev.or.janrain.com/"
-            "3vadba3vhqpkdgtsrqd4st76m3/user/e499ac24-46bd-4d85-91ee-bdeadd446c1e",
-            "sub": "e499ac24-46bd-4d85-91ee-bdeadd446c1e",
-        }
-    },
-    "iat": 1580144030,
-    "iss": "https://api.multi.dev.or.janrain.com/00000000-0000-0000-0000-000000000000/webhooks",
-    "jti": "1e569bb5-c21d-4e9c-a1aa-7ec3b831bda2",
-    "toe": 1580144030739,
-    "txn": "00000000-0000-0000-0000-000000000000",
-}
+SEED_CLAIMS = SEED_TOKEN_CLAIMS
 VALID = compact(SEED_HEADER, SEED_CLAIMS)
 
 

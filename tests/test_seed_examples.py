@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from strategies import SEED_TOKEN_CLAIMS
 
 from adapters.export import event_from_export_line
 from migrate.convert import convert_files
@@ -93,25 +94,7 @@ CREDENTIAL_EVENT = {
 }
 
 # Seed 001: the token inside the events-store record, an entityUpdated event, toe in ms.
-UPDATED_CLAIMS = {
-    "aud": ["https://webhook.site/46ff3c5e-ae95-43df-b32d-d07bb84746b4"],
-    "events": {
-        "entityUpdated": {
-            "attributes": ["familyName"],
-            "captureApplicationId": "3vadba3vhqpkdgtsrqd4st76m3",
-            "captureClientId": "3fp4zt9t256jqk4tx35wuj4ap2e53hq9",
-            "entityType": "user",
-            "globalSub": "capture-v1://app.capture.multi.dev.or.janrain.com/"
-            "3vadba3vhqpkdgtsrqd4st76m3/user/e499ac24-46bd-4d85-91ee-bdeadd446c1e",
-            "sub": "e499ac24-46bd-4d85-91ee-bdeadd446c1e",
-        }
-    },
-    "iat": 1580144030,
-    "iss": "https://api.multi.dev.or.janrain.com/00000000-0000-0000-0000-000000000000/webhooks",
-    "jti": "1e569bb5-c21d-4e9c-a1aa-7ec3b831bda2",
-    "toe": 1580144030739,
-    "txn": "00000000-0000-0000-0000-000000000000",
-}
+UPDATED_CLAIMS = SEED_TOKEN_CLAIMS
 UPDATED_EVENT = {
     "event_id": "1e569bb5-c21d-4e9c-a1aa-7ec3b831bda2",
     "source": "v3",
