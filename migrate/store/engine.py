@@ -13,6 +13,7 @@ from migrate.defaults import DEFAULT_STORE_URL
 
 DEFAULT_URL = DEFAULT_STORE_URL
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+SQLITE_PAGE_SIZE = 16384
 
 # A bare backend name gets the driver the project depends on (the ``postgres``/``mysql`` extras).
 _DEFAULT_DRIVERS = {
@@ -84,6 +85,10 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     try:
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys = ON")
+        # Takes effect only when the file is created (before WAL writes its header). Events rows
+        # are over a kilobyte: 16 KiB pages hold a dozen instead of three, and bulk ingest into
+        # them runs ~25% faster than into the default 4 KiB pages (bench/ingest.py).
+        cursor.execute(f"PRAGMA page_size = {SQLITE_PAGE_SIZE}")
         cursor.execute("PRAGMA journal_mode = WAL")  # a no-op ("memory") for :memory:
     finally:
         cursor.close()
