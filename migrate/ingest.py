@@ -16,6 +16,7 @@ Every record read ends as inserted, duplicate or rejected:
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import multiprocessing
 import multiprocessing.connection
@@ -177,6 +178,7 @@ class _Batch:
         self.last_line = 0
         self.bytes_read = 0
         self.stage_file = ""  # SQLite: where the producer staged the rows
+        self.copy_data = b""  # PostgreSQL: the rows as COPY text
 
 
 # The events columns ingest writes: the unified event's own fields (a NamedTuple, so a row is the
@@ -256,9 +258,13 @@ class _PostgresWriter(_InMemoryRows):
     load speed, and ``ON CONFLICT DO NOTHING`` on the final insert still skips stored events,
     its row count being exactly the rows inserted. The staging table is temporary: private to
     the session, never logged, emptied after each batch.
+
+    The producer formats the batch as ``COPY`` text (``prepare``), so that in a producer process
+    that Python work overlaps with the server's; the writer only streams the bytes.
     """
 
     STAGE = "webhooks_migrate_ingest_stage"
+    RETRY_DIRECT_AFTER = 8
 
     def __init__(self, table: sa.Table) -> None:
         columns = ", ".join(EVENT_COLUMNS)
@@ -273,6 +279,8 @@ class _PostgresWriter(_InMemoryRows):
             "ON CONFLICT (event_id) DO NOTHING"
         )
         self.clear = f"TRUNCATE {self.STAGE}"
+        self.copy_events = f"COPY {table.name} ({columns}) FROM STDIN"
+        self.direct_in = 0  # batches to go before trying a direct COPY again
 
     def encode(self, values: list[Any]) -> Any:
         # COPY's text format parses each value with the column's own input function: the
@@ -282,21 +290,83 @@ class _PostgresWriter(_InMemoryRows):
                 values[i] = dumps_json(values[i])
         return tuple(values)
 
+    def prepare(self, batch: _Batch) -> None:
+        """Producer side: the batch's rows as ``COPY`` text, sorted by event_id; ids kept."""
+        batch.copy_data = "".join([copy_text_line(row) for row in _sorted_rows(batch)]).encode()
+        batch.events = dict.fromkeys(batch.events)
+
     def insert(self, conn: sa.Connection, batch: _Batch) -> int:
-        rows = _sorted_rows(batch)
-        if not rows:
+        if not batch.events:
             return 0
         driver = conn.connection.driver_connection
         assert driver is not None
         with driver.cursor() as cursor:
+            if self.direct_in:
+                self.direct_in -= 1
+            elif self._copy_direct(cursor, batch):
+                return len(batch.events)
             cursor.execute(self.create)
             with cursor.copy(self.copy) as copy:
-                for row in rows:
-                    copy.write_row(row)
+                copy.write(batch.copy_data)
             cursor.execute(self.merge)
             inserted = int(cursor.rowcount)
             cursor.execute(self.clear)
         return inserted
+
+    def _copy_direct(self, cursor: Any, batch: _Batch) -> bool:
+        """``COPY`` straight into events, if no row of the batch is stored yet.
+
+        Most batches of a new export hold only new events, and skipping the staging table
+        saves a third of the server's work (bench/ingest.py). A stored event_id makes the
+        ``COPY`` fail on the unique index; it is rolled back to the savepoint, the batch goes
+        through the staging table, and the next ``RETRY_DIRECT_AFTER`` batches go there
+        directly (overlapping files tend to overlap for a stretch).
+        """
+        import psycopg
+
+        cursor.execute("SAVEPOINT webhooks_migrate_copy")
+        try:
+            with cursor.copy(self.copy_events) as copy:
+                copy.write(batch.copy_data)
+        except psycopg.errors.UniqueViolation:
+            cursor.execute("ROLLBACK TO SAVEPOINT webhooks_migrate_copy")
+            self.direct_in = self.RETRY_DIRECT_AFTER
+            return False
+        cursor.execute("RELEASE SAVEPOINT webhooks_migrate_copy")
+        return True
+
+
+def copy_text_line(row: Sequence[Any]) -> str:
+    """One row in PostgreSQL's ``COPY … FROM STDIN`` text format, newline included.
+
+    Only backslash, tab, newline and carriage return mean something inside a value in this
+    format; they are rare in events, so a row's text is looked through once and escaped value by
+    value only when one of them is there.
+    """
+    text = "".join([v for v in row if v.__class__ is str])
+    plain = not ("\\" in text or "\t" in text or "\n" in text or "\r" in text)
+    return "\t".join([_copy_value(v, plain) for v in row]) + "\n"
+
+
+def _copy_value(value: Any, plain: bool) -> str:
+    if value.__class__ is str:
+        if plain:
+            return str(value)
+        return (
+            value.replace("\\", "\\\\")
+            .replace("\t", "\\t")
+            .replace("\n", "\\n")
+            .replace("\r", "\\r")
+        )
+    if value is None:
+        return "\\N"
+    if value is True:
+        return "t"
+    if value is False:
+        return "f"
+    if isinstance(value, int):
+        return str(value)
+    raise TypeError(f"no COPY text form for {type(value).__name__}")
 
 
 class _SqliteWriter:
@@ -323,14 +393,15 @@ class _SqliteWriter:
         placeholders = ", ".join("?" for _ in EVENT_COLUMNS)
         self.create_stage = f"CREATE TABLE rows ({columns})"
         self.stage_sql = f"INSERT INTO rows VALUES ({placeholders})"  # noqa: S608
-        # Table and column names come from our own metadata, never from input. Sorted by
-        # event_id, the unique index is written in order: fewer pages per batch.
+        # Table and column names come from our own metadata, never from input. The staging
+        # table holds its rows sorted by event_id (see ``prepare``), so a plain scan writes the
+        # unique index in order (fewer pages per batch) without an ORDER BY, whose sorter
+        # would hold a whole batch in the writer's memory.
         self.move_sql = (
             f"INSERT OR IGNORE INTO main.{table.name} ({columns}) "  # noqa: S608
-            f"SELECT {columns} FROM {{schema}}.rows ORDER BY event_id"
+            f"SELECT {columns} FROM {{schema}}.rows"
         )
         self.directory = ""
-        self.staged = 0
         self.attached: list[tuple[str, str]] = []
 
     def encode(self, values: list[Any]) -> Any:
@@ -351,22 +422,21 @@ class _SqliteWriter:
     def open(self, conn: sa.Connection) -> None:
         _sweep_stale_stages()
         self.directory = tempfile.mkdtemp(prefix=f"{STAGE_PREFIX}{os.getpid()}-")
-        self.staged = 0
         self.attached = []
 
     def prepare(self, batch: _Batch) -> None:
         """Producer side: write the batch's rows to a staging file; keep only their ids."""
         if not batch.events:
             return
-        path = os.path.join(self.directory, f"batch-{self.staged}.db")
-        self.staged += 1
+        # Named by first line: producers working on shares of one file never collide.
+        path = os.path.join(self.directory, f"batch-{batch.first_line}.db")
         stage = sqlite3.connect(path)
         try:
             # Scratch: a crash only loses what the ledger will have the next run redo.
             stage.execute("PRAGMA journal_mode = OFF")
             stage.execute("PRAGMA synchronous = OFF")
             stage.execute(self.create_stage)
-            stage.executemany(self.stage_sql, batch.events.values())
+            stage.executemany(self.stage_sql, _sorted_rows(batch))
             stage.commit()
         finally:
             stage.close()
@@ -379,6 +449,9 @@ class _SqliteWriter:
         schema = f"stage{len(self.attached)}"
         conn.exec_driver_sql(f"ATTACH DATABASE ? AS {schema}", (batch.stage_file,))
         self.attached.append((schema, batch.stage_file))
+        # Read once, front to back: a page cache of its own (2 MB by default, for each of up to
+        # MAX_ATTACHED files) would only add to the writer's peak memory.
+        conn.exec_driver_sql(f"PRAGMA {schema}.cache_size = -{STAGE_CACHE_KIB}")
         return conn.exec_driver_sql(self.move_sql.format(schema=schema)).rowcount
 
     def full(self) -> bool:
@@ -540,9 +613,21 @@ class Ingester:
         return values
 
     def _batches(
-        self, local: str, name: str, file_id: int | None, resume_after: int
+        self,
+        local: str,
+        name: str,
+        file_id: int | None,
+        resume_after: int,
+        share: tuple[int, int] = (0, 1),
     ) -> Iterator[_Batch]:
-        """Batches of records after line ``resume_after``, ready to write (producer side)."""
+        """Batches of records after line ``resume_after``, ready to write (producer side).
+
+        With ``share = (k, n)`` this producer prepares only every n-th batch, starting with the
+        k-th; the others it reads past, counting records so that its batch boundaries are the
+        same as those of the producers preparing them.
+        """
+        mine, producers = share
+        index = 0
         batch = _Batch()
         now = format_ms(datetime.now(UTC))
         size = self.batch_size
@@ -553,12 +638,18 @@ class Ingester:
                 if record.line <= resume_after:
                     continue
                 if batch.read >= size and record.line != batch.last_line:
-                    batch.bytes_read = counter.consumed
-                    yield self._prepared(batch)
+                    if index % producers == mine:
+                        batch.bytes_read = counter.consumed
+                        yield self._prepared(batch)
                     batch, now = _Batch(), format_ms(datetime.now(UTC))
-                self._add(batch, record, file_id, now)
+                    index += 1
+                if index % producers == mine:
+                    self._add(batch, record, file_id, now)
+                else:  # another producer's: only what decides where the batch ends
+                    batch.read += 1
+                    batch.last_line = record.line
             batch.bytes_read = counter.consumed
-        if batch.read:
+        if batch.read and index % producers == mine:
             yield self._prepared(batch)
 
     def _prepared(self, batch: _Batch) -> _Batch:
@@ -712,11 +803,7 @@ class Ingester:
         )
         with self.engine.connect() as conn:
             if self.sqlite:
-                # Safe for ingest: what commits together (events, rejects, resume point) is
-                # lost together, so a power cut only means resuming a little earlier.
-                conn.exec_driver_sql("PRAGMA synchronous = NORMAL")
-                conn.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
-                conn.commit()
+                _tune_sqlite(conn, ingesting=True)
             self.writer.open(conn)
             batches = self._producer(local, name, file_id, resume_after)
             try:
@@ -737,20 +824,43 @@ class Ingester:
             finally:
                 batches.close()  # the producer stops before its staging database goes
                 self.writer.close(conn)
+                if self.sqlite:
+                    try:  # the connection goes back to the pool: with the engine's settings
+                        _tune_sqlite(conn, ingesting=False)
+                    except sa.exc.DBAPIError:
+                        conn.invalidate()
                 progress.close()
         return report
 
     def _producer(
         self, local: str, name: str, file_id: int | None, resume_after: int
-    ) -> _Producer | _ProcessProducer:
-        """Where batches are prepared: a child process for SQLite, else a thread.
+    ) -> _Producer | _Interleaved:
+        """Where batches are prepared: child processes for SQLite and PostgreSQL, else a thread.
 
-        SQLite's writer and the producer both need a whole core (index maintenance ~20 µs a
-        row, parsing to staging ~22 µs); in one process they share one through the GIL. The
-        child hands batches over as staging files, so only counts and ids cross the pipe.
+        Parsing and preparing a record costs ~22 µs of Python; in the writer's process it would
+        share one core with the writer through the GIL. A batch crosses the pipe as a staging
+        file's name (SQLite) or one bytes object of ``COPY`` text (PostgreSQL), never as row
+        objects to unpickle. SQLite's
+        writer outruns one producer, so it gets two on a machine with more than one core;
+        PostgreSQL's server-side insert is slower than one producer.
         """
-        if self.sqlite and not self.options.dry_run and _ProcessProducer.available():
-            return _ProcessProducer(lambda: self._batches(local, name, file_id, resume_after))
+        count = 0
+        if not self.options.dry_run and _ProcessProducer.available():
+            if self.sqlite:
+                count = PRODUCERS if (os.cpu_count() or 1) > 1 else 1
+            elif isinstance(self.writer, _PostgresWriter):
+                count = 1
+        if count:
+            return _Interleaved(
+                [
+                    _ProcessProducer(
+                        functools.partial(
+                            self._batches, local, name, file_id, resume_after, (k, count)
+                        )
+                    )
+                    for k in range(count)
+                ]
+            )
         return _Producer(self._batches(local, name, file_id, resume_after))
 
     def _write_batch(
@@ -879,10 +989,35 @@ class Ingester:
 # SQLite page cache for an ingest connection, and how much one transaction may span (see
 # Ingester._write_batch): together they decide how often index pages are rewritten.
 SQLITE_CACHE_KIB = 16 * 1024
+SQLITE_DEFAULT_CACHE_KIB = 2000  # SQLite's own default (-2000)
+STAGE_CACHE_KIB = 256
+# Producer processes on SQLite (with more than one core): parsing and staging a record costs
+# more than writing it, so two producers keep one writer busy (see _Interleaved).
+PRODUCERS = 2
 BATCH = 1000
 LARGE_BATCH = 5000
 SPAN_ROWS = 50_000
 SPAN_SECONDS = 3.0
+
+
+def _tune_sqlite(conn: sa.Connection, *, ingesting: bool) -> None:
+    """Settings for an ingest connection on SQLite, and back to the engine's when it is done.
+
+    ``synchronous = NORMAL`` is safe for ingest: what commits together (events, rejects, resume
+    point) is lost together, so a power cut only means resuming a little earlier.
+
+    Foreign keys are not checked while ingesting: every row's ``first_file_id``/``last_file_id``
+    is the ledger row this run just read, and a delivery row refers to an event of the same
+    batch, so the two parent lookups per row (a fifth of the insert's cost) cannot find anything
+    wrong. Tests run ``PRAGMA foreign_key_check`` after ingesting every kind of input.
+    """
+    if conn.in_transaction():
+        conn.rollback()  # PRAGMA foreign_keys is a no-op inside a transaction
+    conn.exec_driver_sql(f"PRAGMA foreign_keys = {'OFF' if ingesting else 'ON'}")
+    conn.exec_driver_sql(f"PRAGMA synchronous = {'NORMAL' if ingesting else 'FULL'}")
+    cache = SQLITE_CACHE_KIB if ingesting else SQLITE_DEFAULT_CACHE_KIB
+    conn.exec_driver_sql(f"PRAGMA cache_size = -{cache}")
+    conn.commit()
 
 
 class _Span:
@@ -1014,6 +1149,35 @@ class _ProcessProducer:
             self.process.terminate()
         self.process.join(timeout=10)
         self.receive.close()
+
+
+class _Interleaved:
+    """Batches from several producers, back in file order: batch i comes from producer i mod n.
+
+    Every producer reads the whole input but prepares only its share (see
+    ``Ingester._batches``), so parsing, validation and staging, the producer's costly part,
+    spread over more cores while the writer still commits the file front to back (the ledger's
+    resume point only ever advances over lines that are all written).
+    """
+
+    def __init__(self, producers: list[_ProcessProducer]) -> None:
+        self.producers = producers
+
+    def __iter__(self) -> Iterator[_Batch]:
+        streams = [iter(p) for p in self.producers]
+        while True:
+            for stream in streams:
+                batch = next(stream, None)
+                if batch is None:  # the file ended here, so every later share is empty too
+                    for rest in streams:
+                        for _ in rest:  # a producer's failure is still raised
+                            raise RuntimeError("an ingest producer prepared a batch past the end")
+                    return
+                yield batch
+
+    def close(self) -> None:
+        for producer in self.producers:
+            producer.close()
 
 
 def _produce_in_child(

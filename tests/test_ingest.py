@@ -6,6 +6,7 @@ Runs on SQLite, and on PostgreSQL and MariaDB when their URLs are set (see conft
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import random
@@ -30,6 +31,7 @@ from migrate.ingest import (
     IngestReport,
     _CoreWriter,
     _SqliteWriter,
+    copy_text_line,
     ingest_paths,
 )
 from migrate.kinds import V2Options
@@ -242,13 +244,24 @@ def test_a_value_too_long_for_its_column_is_rejected_not_truncated(
     assert reasons == {(1, "schema"), (2, "schema")}
 
 
-def test_sqlite_fast_path_stores_exactly_what_sqlalchemy_would(tmp_path: Path) -> None:
-    """The raw sqlite3 writer must be indistinguishable from the Core insert it replaces."""
-    inputs = [
+AWKWARD_ATTRIBUTES = ["t\tab", "b\\s", "n\nl", "c\rr", "\\N", "é✓"]
+
+
+def _writer_inputs(tmp_path: Path) -> list[tuple[str, Path]]:
+    """One input of each kind, and values that COPY's text format must escape."""
+    awkward = claims(7, event_type="entityUpdated")
+    awkward["events"]["entityUpdated"]["attributes"] = AWKWARD_ATTRIBUTES
+    return [
         ("events", FIXTURES / "seed-events-record-wrapped-token.json"),
         ("export", FIXTURES / "seed-export-line.ndjson"),
         ("v2", FIXTURES / "seed-v2-payload.json"),
+        ("export", write_lines(tmp_path / "awkward.ndjson", [json.dumps(awkward)])),
     ]
+
+
+def test_sqlite_fast_path_stores_exactly_what_sqlalchemy_would(tmp_path: Path) -> None:
+    """The raw sqlite3 writer must be indistinguishable from the Core insert it replaces."""
+    inputs = _writer_inputs(tmp_path)
     stored = []
     for writer in ("fast", "core"):
         url = f"sqlite:///{tmp_path / writer}.db"
@@ -269,7 +282,7 @@ def test_sqlite_fast_path_stores_exactly_what_sqlalchemy_would(tmp_path: Path) -
                 row.pop(column)
         stored.append(rows)
     fast, core = stored
-    assert len(fast) == 3
+    assert len(fast) == 4
     assert fast == core
 
 
@@ -487,11 +500,7 @@ def _typed_rows(url: str) -> list[dict[str, Any]]:
 
 def test_every_backend_stores_what_sqlalchemy_core_would(db_url: str, tmp_path: Path) -> None:
     """Each backend's fast writer (SQLite executemany, PostgreSQL COPY) against the Core insert."""
-    inputs = [
-        ("events", FIXTURES / "seed-events-record-wrapped-token.json"),
-        ("export", FIXTURES / "seed-export-line.ndjson"),
-        ("v2", FIXTURES / "seed-v2-payload.json"),
-    ]
+    inputs = _writer_inputs(tmp_path)
     reference = f"sqlite:///{tmp_path / 'core.db'}"
     for url, core in ((db_url, False), (reference, True)):
         engine = open_store(url)
@@ -502,7 +511,8 @@ def test_every_backend_stores_what_sqlalchemy_core_would(db_url: str, tmp_path: 
             ingester.ingest([str(path)])
         engine.dispose()
     stored, expected = _typed_rows(db_url), _typed_rows(reference)
-    assert len(stored) == 3
+    assert len(stored) == 4
+    assert AWKWARD_ATTRIBUTES in [r["attributes"] for r in stored]
     assert stored == expected
 
 
@@ -522,3 +532,145 @@ def test_u0000_inside_a_token_is_refused_alike_on_every_backend(
     assert (report.read, report.inserted, report.rejected) == (2, 1, 1)
     assert [e[0] for e in snapshot(db_url)["events"]] == ["jti-000002"]
     assert [(line, reason) for _, line, _, reason in snapshot(db_url)["rejects"]] == [(1, "schema")]
+
+
+# -- the fast paths' own guarantees -------------------------------------------------------------
+
+
+def test_stored_and_new_events_interleaved_over_many_batches(db_url: str, tmp_path: Path) -> None:
+    """PostgreSQL copies a batch straight into events only while none of it is stored yet."""
+    a = export_file(tmp_path / "a.ndjson", list(range(0, 40, 2)))
+    b = export_file(tmp_path / "b.ndjson", list(range(0, 60)))
+    report = ingest(db_url, [a, b], batch_size=3)
+    assert_adds_up(report)
+    assert [f.inserted for f in report.files] == [20, 40]
+    assert [f.duplicates for f in report.files] == [0, 20]
+    events = snapshot(db_url)["events"]
+    assert [e[0] for e in events] == [f"jti-{n:06d}" for n in range(60)]
+    assert {count for _, count, _, _ in events} == {1, 2}
+
+
+def test_ingest_leaves_no_dangling_reference_and_gives_the_connection_back_as_it_was(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """Foreign keys are not checked while SQLite ingests; nothing it writes may need them."""
+    ingest(sqlite_url, [FIXTURES / "seed-events-record-wrapped-token.json"], kind="events")
+    ingest(sqlite_url, [export_file(tmp_path / "a.ndjson", [1, 2, 3]), tmp_path / "a.ndjson"])
+    engine = open_store(sqlite_url)
+    try:
+        ingest_paths(
+            engine,
+            [str(write_lines(tmp_path / "bad.ndjson", ["{", json.dumps(claims(4))]))],
+            IngestOptions(kind="export"),
+        )
+        with engine.connect() as conn:  # the pooled connection the ingest used
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+            assert conn.exec_driver_sql("PRAGMA foreign_key_check").all() == []
+            counts = [
+                conn.exec_driver_sql(f"SELECT COUNT(*) FROM {t}").scalar()  # noqa: S608
+                for t in ("events", "deliveries", "rejects")
+            ]
+    finally:
+        engine.dispose()
+    assert counts == [5, 1, 1]
+
+
+def test_new_sqlite_stores_get_16k_pages_and_old_ones_keep_theirs(tmp_path: Path) -> None:
+    import sqlite3
+
+    old = tmp_path / "old.db"
+    with contextlib.closing(sqlite3.connect(old)) as conn:
+        conn.execute("PRAGMA page_size = 4096")
+        conn.execute("CREATE TABLE t (x)")
+    for path, expected in ((tmp_path / "new.db", 16384), (old, 4096)):
+        ingest(f"sqlite:///{path}", [export_file(tmp_path / "a.ndjson", [1, 2])])
+        with contextlib.closing(sqlite3.connect(path)) as conn:
+            assert conn.execute("PRAGMA page_size").fetchone() == (expected,)
+            assert conn.execute("SELECT COUNT(*) FROM events").fetchone() == (2,)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    lines=st.lists(
+        st.one_of(st.integers(min_value=0, max_value=30).map(str), st.sampled_from(["", "{x"])),
+        max_size=40,
+    ),
+    batch_size=st.integers(min_value=1, max_value=7),
+    producers=st.integers(min_value=1, max_value=3),
+    resume_after=st.integers(min_value=0, max_value=10),
+)
+def test_producer_shares_together_are_exactly_one_producers_batches(
+    tmp_path_factory: pytest.TempPathFactory,
+    lines: list[str],
+    batch_size: int,
+    producers: int,
+    resume_after: int,
+) -> None:
+    """Each of n producers prepares every n-th batch; together they prepare each batch once."""
+    work = tmp_path_factory.mktemp("shares")
+    path = write_lines(
+        work / "f.ndjson", [json.dumps(claims(int(x))) if x.isdigit() else x for x in lines]
+    )
+    engine = open_store(f"sqlite:///{work / 'store.db'}")
+    try:
+        # A dry run stages nothing: the batches themselves are compared.
+        options = IngestOptions(kind="export", batch_size=batch_size, dry_run=True)
+        ingester = Ingester(engine, options)
+
+        def batches(share: tuple[int, int]) -> list[tuple[Any, ...]]:
+            return [
+                (b.first_line, b.last_line, b.read, sorted(b.events), len(b.rejects))
+                for b in ingester._batches(str(path), "f", 1, resume_after, share)
+            ]
+
+        whole = batches((0, 1))
+        shares = [batches((k, producers)) for k in range(producers)]
+    finally:
+        engine.dispose()
+    assert [shares[i % producers][i // producers] for i in range(len(whole))] == whole
+    assert sum(len(s) for s in shares) == len(whole)
+    assert sum(b[2] for b in whole) == sum(
+        1 for n, x in enumerate(lines, 1) if x and n > resume_after
+    )
+
+
+def _parse_copy_text(line: str) -> list[str | None]:
+    """PostgreSQL's reading of one COPY text line (the reference the writer must match)."""
+    assert line.endswith("\n")
+    assert line.count("\n") == 1
+    out: list[str | None] = []
+    for field in line[:-1].split("\t"):
+        if field == "\\N":
+            out.append(None)
+            continue
+        text, i = [], 0
+        while i < len(field):
+            if field[i] == "\\":
+                text.append({"t": "\t", "n": "\n", "r": "\r", "\\": "\\"}[field[i + 1]])
+                i += 2
+            else:
+                text.append(field[i])
+                i += 1
+        out.append("".join(text))
+    return out
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.none(),
+            st.booleans(),
+            st.integers(min_value=-(2**63), max_value=2**63 - 1),
+            st.text(alphabet=st.characters(blacklist_categories=["Cs"], blacklist_characters="\0")),
+            st.text(alphabet="\\\t\n\rN ab"),
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_copy_text_lines_read_back_as_the_values_written(row: list[Any]) -> None:
+    expected = [
+        None if v is None else ("t" if v else "f") if isinstance(v, bool) else str(v) for v in row
+    ]
+    assert _parse_copy_text(copy_text_line(row)) == expected
