@@ -60,6 +60,36 @@ json_values_64 = st.recursive(
 )
 
 
+# Seed 003: the v2 notification (a pretty-printed JSON array).
+SEED_V2_NOTIFICATION: dict[str, Any] = {
+    "uuid": "12345678-4321-1234-4321-123456789123",
+    "entity_type": "user",
+    "datetime": "2012-04-07T22:26:10.947Z",
+    "hash": "1234567891234567891234567891234567891234",
+    "client_id": "98765432198765432198765432198765",
+}
+SEED_V2_EVENT: dict[str, Any] = {
+    # UUIDv5 of the notification (see test_adapters_v2.test_seed_id_is_the_pinned_uuid5).
+    "event_id": "1b257a32-51ab-51b9-bb84-6a446f04ea63",
+    "source": "v2",
+    "event_type": None,  # the webhook's kind was not named
+    "entity_type": "user",
+    "entity_id": "12345678-4321-1234-4321-123456789123",
+    "occurred_at": "2012-04-07T22:26:10.947Z",
+    "issued_at": None,
+    "client_id": "98765432198765432198765432198765",
+    "application_id": None,
+    "global_sub": None,
+    "issuer": None,
+    "audience": [],
+    "transaction_id": None,
+    "event_object_id": None,
+    "attributes": None,
+    "credential_type": None,
+    "v2_hash": "1234567891234567891234567891234567891234",
+    "payload": SEED_V2_NOTIFICATION,
+}
+
 # Seed 001: the claims of the token inside the events-store record (an entityUpdated event, toe in
 # milliseconds), decoded by hand from its base64url text.
 SEED_TOKEN_CLAIMS: dict[str, Any] = {

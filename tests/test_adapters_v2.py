@@ -11,19 +11,22 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from strategies import Timestamp, json_values, ms_text, outcome, v2_identity, v2_notifications
+from strategies import (
+    SEED_V2_EVENT,
+    SEED_V2_NOTIFICATION,
+    Timestamp,
+    json_values,
+    ms_text,
+    outcome,
+    v2_identity,
+    v2_notifications,
+)
 
 from adapters import schema_registry
 from adapters.errors import Rejection
 from adapters.v2 import event_from_v2, v2_event_id
 
-SEED = {
-    "uuid": "12345678-4321-1234-4321-123456789123",
-    "entity_type": "user",
-    "datetime": "2012-04-07T22:26:10.947Z",
-    "hash": "1234567891234567891234567891234567891234",
-    "client_id": "98765432198765432198765432198765",
-}
+SEED = SEED_V2_NOTIFICATION
 # The id is a UUIDv5 in a namespace fixed forever, of the notification's sorted compact JSON with
 # the time normalised to UTC microseconds. Pinned: a change would re-key every stored v2 event.
 V2_NAMESPACE = uuid.UUID("6f1c3c0e-5d2b-5a8e-9a57-2f0b6c1e7d41")
@@ -68,23 +71,8 @@ def test_fields_map_as_the_contract_says() -> None:
     extra = dict(SEED, extra_field=[1, {"nested": None}])
     event = event_from_v2(extra)
     assert event.to_json() == {
+        **SEED_V2_EVENT,
         "event_id": v2_event_id(extra),
-        "source": "v2",
-        "event_type": None,
-        "entity_type": "user",
-        "entity_id": "12345678-4321-1234-4321-123456789123",
-        "occurred_at": "2012-04-07T22:26:10.947Z",
-        "issued_at": None,
-        "client_id": "98765432198765432198765432198765",
-        "application_id": None,
-        "global_sub": None,
-        "issuer": None,
-        "audience": [],
-        "transaction_id": None,
-        "event_object_id": None,
-        "attributes": None,
-        "credential_type": None,
-        "v2_hash": "1234567891234567891234567891234567891234",
         "payload": {**SEED, "extra_field": [1, {"nested": None}]},
     }
     assert event.event_id != SEED_ID  # the extra field is part of the notification

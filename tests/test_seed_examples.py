@@ -14,41 +14,12 @@ from typing import Any
 
 import pytest
 from strategies import SEED_TOKEN_CLAIMS
+from strategies import SEED_V2_EVENT as V2_EVENT
 
 from adapters.export import event_from_export_line
 from migrate.convert import convert_files
 
 FIXTURES = Path(__file__).parent / "fixtures"
-
-# Seed 003: the v2 notification (a pretty-printed JSON array).
-V2_NOTIFICATION = {
-    "uuid": "12345678-4321-1234-4321-123456789123",
-    "entity_type": "user",
-    "datetime": "2012-04-07T22:26:10.947Z",
-    "hash": "1234567891234567891234567891234567891234",
-    "client_id": "98765432198765432198765432198765",
-}
-V2_EVENT = {
-    # UUIDv5 of the notification (see test_adapters_v2.test_seed_id_is_the_pinned_uuid5).
-    "event_id": "1b257a32-51ab-51b9-bb84-6a446f04ea63",
-    "source": "v2",
-    "event_type": None,  # the webhook's kind was not named
-    "entity_type": "user",
-    "entity_id": "12345678-4321-1234-4321-123456789123",
-    "occurred_at": "2012-04-07T22:26:10.947Z",
-    "issued_at": None,
-    "client_id": "98765432198765432198765432198765",
-    "application_id": None,
-    "global_sub": None,
-    "issuer": None,
-    "audience": [],
-    "transaction_id": None,
-    "event_object_id": None,
-    "attributes": None,
-    "credential_type": None,
-    "v2_hash": "1234567891234567891234567891234567891234",
-    "payload": V2_NOTIFICATION,
-}
 
 # Seed 003: the decoded token, a userCredentialUpdated event whose aud is a plain string.
 CREDENTIAL_CLAIMS = {
