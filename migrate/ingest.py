@@ -281,6 +281,9 @@ class _PostgresWriter(_InMemoryRows):
         self.clear = f"TRUNCATE {self.STAGE}"
         self.copy_events = f"COPY {table.name} ({columns}) FROM STDIN"
         self.direct_in = 0  # batches to go before trying a direct COPY again
+        import psycopg  # this writer is chosen only for the psycopg driver
+
+        self.unique_violation = psycopg.errors.UniqueViolation
 
     def encode(self, values: list[Any]) -> Any:
         # COPY's text format parses each value with the column's own input function: the
@@ -322,13 +325,11 @@ class _PostgresWriter(_InMemoryRows):
         through the staging table, and the next ``RETRY_DIRECT_AFTER`` batches go there
         directly (overlapping files tend to overlap for a stretch).
         """
-        import psycopg
-
         cursor.execute("SAVEPOINT webhooks_migrate_copy")
         try:
             with cursor.copy(self.copy_events) as copy:
                 copy.write(batch.copy_data)
-        except psycopg.errors.UniqueViolation:
+        except self.unique_violation:
             cursor.execute("ROLLBACK TO SAVEPOINT webhooks_migrate_copy")
             self.direct_in = self.RETRY_DIRECT_AFTER
             return False
@@ -351,7 +352,7 @@ def copy_text_line(row: Sequence[Any]) -> str:
 def _copy_value(value: Any, plain: bool) -> str:
     if value.__class__ is str:
         if plain:
-            return str(value)
+            return value
         return (
             value.replace("\\", "\\\\")
             .replace("\t", "\\t")
