@@ -10,6 +10,7 @@ import contextlib
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -25,15 +26,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from migrate.cli import cli
-from migrate.ingest import (
-    Ingester,
-    IngestOptions,
-    IngestReport,
-    _CoreWriter,
-    _SqliteWriter,
-    copy_text_line,
-    ingest_paths,
-)
+from migrate.ingest import IngestOptions, IngestReport, ingest_paths, ingest_store
+from migrate.ingest.server import ServerIngester, copy_text_line
+from migrate.ingest.sqlite import SqliteIngester
 from migrate.kinds import V2Options
 from migrate.store import make_engine, open_store
 
@@ -269,31 +264,65 @@ def _writer_inputs(tmp_path: Path) -> list[tuple[str, Path]]:
     ]
 
 
+TIME_SHAPE = re.compile(r"\d")
+
+
+def _raw_store(url: str) -> dict[str, list[dict[str, Any]]]:
+    """Every row of the tables ingest writes, as SQLite stores them (not as Python reads them).
+
+    Ids and wall-clock times differ between runs by design: ids are dropped, and each such time
+    is kept as its shape (digits zeroed), so its stored format is still compared.
+    """
+    tables = {  # table: (order, wall-clock columns)
+        "events": ("event_id", ("first_seen_at", "last_seen_at")),
+        "ingest_files": ("path", ("started_at", "updated_at", "completed_at")),
+        "rejects": ("path, line", ("created_at",)),
+        "deliveries": ("fingerprint", ("observed_at",)),
+    }
+    stored: dict[str, list[dict[str, Any]]] = {}
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        for table, (order, clock) in tables.items():
+            query = f"SELECT * FROM {table} ORDER BY {order}"  # noqa: S608
+            rows = [dict(r._mapping) for r in conn.exec_driver_sql(query)]
+            for row in rows:
+                for column in ("id", "first_file_id", "last_file_id", "file_id"):
+                    row.pop(column, None)
+                for column in clock:
+                    row[column] = TIME_SHAPE.sub("0", row[column] or "")
+            stored[table] = rows
+    engine.dispose()
+    return stored
+
+
 def test_sqlite_fast_path_stores_exactly_what_sqlalchemy_would(tmp_path: Path) -> None:
-    """The raw sqlite3 writer must be indistinguishable from the Core insert it replaces."""
-    inputs = _writer_inputs(tmp_path)
+    """The sqlite3-only ingest must be indistinguishable from SQLAlchemy's, table by table."""
+    inputs = [*_writer_inputs(tmp_path), ("export", write_lines(tmp_path / "bad.ndjson", ["{"]))]
+    # The same export twice, under two names: re-sightings and a completed ledger.
+    again = tmp_path / "again.ndjson"
+    again.write_bytes((FIXTURES / "seed-export-line.ndjson").read_bytes() + b"\n")
+    inputs.append(("export", again))
     stored = []
-    for writer in ("fast", "core"):
-        url = f"sqlite:///{tmp_path / writer}.db"
-        engine = open_store(url)
+    for how in ("lean", "engine", "sqlalchemy"):
+        url = f"sqlite:///{tmp_path / how}.db"
+        open_store(url).dispose()
         for kind, path in inputs:
-            ingester = Ingester(engine, IngestOptions(kind=kind))
-            assert isinstance(ingester.writer, _SqliteWriter)
-            if writer == "core":
-                ingester.writer = _CoreWriter(engine, ingester.events)
-            ingester.ingest([str(path)])
-        with engine.connect() as conn:
-            rows = [
-                r._asdict() for r in conn.execute(sa.text("SELECT * FROM events ORDER BY event_id"))
-            ]
-        engine.dispose()
-        for row in rows:  # what differs from run to run by design
-            for column in ("id", "first_seen_at", "last_seen_at"):
-                row.pop(column)
-        stored.append(rows)
-    fast, core = stored
-    assert len(fast) == 4
-    assert fast == core
+            options = IngestOptions(kind=kind)
+            if how == "lean":  # what the CLI does: no SQLAlchemy in the process that writes
+                ingest_store(url, [str(path)], options)
+                continue
+            engine = make_engine(url)
+            if how == "engine":  # the raw sqlite3 connection of an engine's pool
+                ingest_paths(engine, [str(path)], options)
+            else:  # the reference: SQLAlchemy Core and the models' own defaults
+                ServerIngester(engine, options).ingest([str(path)])
+            engine.dispose()
+        stored.append(_raw_store(url))
+    lean, through_engine, reference = stored
+    assert [len(reference[t]) for t in reference] == [4, 6, 1, 1]
+    assert any(e["seen_count"] == 2 for e in reference["events"])
+    assert lean == reference
+    assert through_engine == reference
 
 
 # -- the property: any sequence of files ---------------------------------------------------------
@@ -456,9 +485,15 @@ def test_cli_reports_json_and_exits_1_on_rejects(sqlite_url: str, tmp_path: Path
     assert "\r" not in result.stderr  # no progress display when not on a terminal
 
 
-def test_cli_unreachable_store_is_one_line_and_exit_3(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+psycopg://nobody@127.0.0.1:1/none",
+        "sqlite:////nonexistent-directory/store.db",  # opened without SQLAlchemy
+    ],
+)
+def test_cli_unreachable_store_is_one_line_and_exit_3(tmp_path: Path, url: str) -> None:
     path = export_file(tmp_path / "x.ndjson", [1])
-    url = "postgresql+psycopg://nobody@127.0.0.1:1/none"
     result = CliRunner().invoke(cli, ["ingest", "--from", "export", str(path), "--db", url])
     assert result.exit_code == 3
     lines = result.stderr.strip().splitlines()
@@ -515,10 +550,11 @@ def test_every_backend_stores_what_sqlalchemy_core_would(db_url: str, tmp_path: 
     for url, core in ((db_url, False), (reference, True)):
         engine = open_store(url)
         for kind, path in inputs:
-            ingester = Ingester(engine, IngestOptions(kind=kind))
-            if core:
-                ingester.writer = _CoreWriter(engine, ingester.events)
-            ingester.ingest([str(path)])
+            options = IngestOptions(kind=kind)
+            if core:  # SQLAlchemy Core's insert, on SQLite
+                ServerIngester(engine, options).ingest([str(path)])
+            else:
+                ingest_paths(engine, [str(path)], options)
         engine.dispose()
     stored, expected = _typed_rows(db_url), _typed_rows(reference)
     assert len(stored) == 4
@@ -551,7 +587,8 @@ def test_ingest_leaves_no_dangling_reference_and_gives_the_connection_back_as_it
     sqlite_url: str, tmp_path: Path
 ) -> None:
     """Foreign keys are not checked while SQLite ingests; nothing it writes may need them."""
-    ingest(sqlite_url, [FIXTURES / "seed-events-record-wrapped-token.json"], kind="events")
+    records = FIXTURES / "seed-events-record-wrapped-token.json"
+    ingest_store(sqlite_url, [str(records)], IngestOptions(kind="events"))
     ingest(sqlite_url, [export_file(tmp_path / "a.ndjson", [1, 2, 3]), tmp_path / "a.ndjson"])
     engine = open_store(sqlite_url)
     try:
@@ -561,6 +598,7 @@ def test_ingest_leaves_no_dangling_reference_and_gives_the_connection_back_as_it
             IngestOptions(kind="export"),
         )
         with engine.connect() as conn:  # the pooled connection the ingest used
+            assert conn.connection.driver_connection.isolation_level == ""  # as pysqlite's
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
             assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
             assert conn.exec_driver_sql("PRAGMA foreign_key_check").all() == []
@@ -571,6 +609,62 @@ def test_ingest_leaves_no_dangling_reference_and_gives_the_connection_back_as_it
     finally:
         engine.dispose()
     assert counts == [5, 1, 1]
+
+
+def test_the_cli_loads_a_sqlite_store_without_importing_sqlalchemy(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """28 MiB and a sixth of a second saved in the process that writes (bench/ingest.py)."""
+    open_store(sqlite_url).dispose()
+    path = export_file(tmp_path / "a.ndjson", [1, 2, 3])
+    argv = ["ingest", "--from", "export", str(path), "--db", sqlite_url, "--quiet"]
+    code = (
+        "import sys\n"
+        "from migrate.cli import cli\n"
+        f"cli({argv!r}, standalone_mode=False)\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'sqlalchemy', 'alembic'}))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.splitlines()[-1] == "[]"
+    assert len(snapshot(sqlite_url)["events"]) == 3
+
+
+def test_a_new_sqlite_store_is_created_at_the_newest_revision_by_ingest(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    report = ingest_store(
+        url, [str(export_file(tmp_path / "a.ndjson", [1]))], IngestOptions("export")
+    )
+    assert report.inserted == 1
+    engine = make_engine(url)
+    try:
+        from migrate.store.revision import at_head
+
+        assert at_head(engine)
+    finally:
+        engine.dispose()
+
+
+def test_a_dry_run_never_creates_or_changes_the_store(tmp_path: Path) -> None:
+    store = tmp_path / "none.db"
+    path = str(export_file(tmp_path / "a.ndjson", [1, 2]))
+    dry = IngestOptions(kind="export", dry_run=True)
+    report = ingest_store(f"sqlite:///{store}", [path], dry)
+    assert (report.read, report.inserted, report.duplicates) == (2, 2, 0)
+    assert not store.exists()
+    ingest_store(f"sqlite:///{store}", [str(export_file(tmp_path / "b.ndjson", [2]))], dry)
+    ingest_store(f"sqlite:///{store}", [str(tmp_path / "b.ndjson")], IngestOptions("export"))
+    before = store.read_bytes()
+    report = ingest_store(f"sqlite:///{store}", [path], dry)
+    assert (report.read, report.inserted, report.duplicates) == (2, 1, 1)
+    assert store.read_bytes() == before
+
+
+def test_the_lengths_ingest_checks_are_the_models() -> None:
+    from migrate.ingest.core import EVENT_STRING_LIMITS
+    from migrate.ingest.server import _string_limits
+    from migrate.store.models import Event
+
+    assert _string_limits(Event.__table__) == EVENT_STRING_LIMITS  # type: ignore[arg-type]
 
 
 def test_new_sqlite_stores_get_16k_pages_and_old_ones_keep_theirs(tmp_path: Path) -> None:
@@ -609,22 +703,18 @@ def test_producer_shares_together_are_exactly_one_producers_batches(
     path = write_lines(
         work / "f.ndjson", [json.dumps(claims(int(x))) if x.isdigit() else x for x in lines]
     )
-    engine = open_store(f"sqlite:///{work / 'store.db'}")
-    try:
-        # A dry run stages nothing: the batches themselves are compared.
-        options = IngestOptions(kind="export", batch_size=batch_size, dry_run=True)
-        ingester = Ingester(engine, options)
+    # A dry run stages nothing (and needs no store): the batches themselves are compared.
+    options = IngestOptions(kind="export", batch_size=batch_size, dry_run=True)
+    ingester = SqliteIngester(None, options)
 
-        def batches(share: tuple[int, int]) -> list[tuple[Any, ...]]:
-            return [
-                (b.first_line, b.last_line, b.read, sorted(b.events), len(b.rejects))
-                for b in ingester._batches(str(path), "f", 1, resume_after, share)
-            ]
+    def batches(share: tuple[int, int]) -> list[tuple[Any, ...]]:
+        return [
+            (b.first_line, b.last_line, b.read, sorted(b.events), len(b.rejects))
+            for b in ingester._batches(str(path), "f", 1, resume_after, share)
+        ]
 
-        whole = batches((0, 1))
-        shares = [batches((k, producers)) for k in range(producers)]
-    finally:
-        engine.dispose()
+    whole = batches((0, 1))
+    shares = [batches((k, producers)) for k in range(producers)]
     assert [shares[i % producers][i // producers] for i in range(len(whole))] == whole
     assert sum(len(s) for s in shares) == len(whole)
     assert sum(b[2] for b in whole) == sum(

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import threading
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.engine import make_url
 
 from migrate import store
 from migrate.cli.base import is_operational
 from migrate.store.engine import dumps_json, normalize_url
+from migrate.store.sqlite_native import sqlite_file
 
 
 def closed_port() -> int:
@@ -109,3 +113,32 @@ def test_an_unreachable_store_is_one_line_without_the_password() -> None:
 def test_a_sqlite_file_that_cannot_be_created_is_unavailable() -> None:
     with pytest.raises(store.StoreUnavailable, match="unable to open database file"):
         store.open_store("sqlite:////nonexistent-dir/for/sure/store.db")
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["sqlite:///rel.db", "sqlite:////abs/dir/x.db", "sqlite+pysqlite:///a b.db", "sqlite:///./x"],
+)
+def test_plain_sqlite_urls_name_the_file_sqlalchemy_would(url: str) -> None:
+    assert sqlite_file(url) == make_url(url).database
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sqlite://",
+        "sqlite:///:memory:",
+        "sqlite:///x.db?mode=ro",
+        "sqlite:///a%20b.db",
+        "sqlite+aiosqlite:///x.db",
+        "postgresql://host/db",
+    ],
+)
+def test_other_urls_are_left_to_sqlalchemy(url: str) -> None:
+    assert sqlite_file(url) is None
+
+
+def test_importing_the_store_package_imports_no_sqlalchemy() -> None:
+    code = "import sys, migrate.store, migrate.ingest; print('sqlalchemy' in sys.modules)"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "False"

@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
-from migrate.store.models import Delivery, Event, IngestFile, Reject, Summary, delivery_fingerprint
+from migrate.store.fingerprint import delivery_fingerprint
+from migrate.store.models import Delivery, Event, IngestFile, Reject, Summary
 
 IST = timezone(timedelta(hours=5, minutes=30))
 

@@ -64,9 +64,13 @@ def one_line(exc: BaseException) -> str:
 def is_operational(exc: BaseException) -> bool:
     """Connection and I/O failures are operational (exit 3), not bugs.
 
-    SQLAlchemy is consulted only if the command already imported it, to keep start-up light.
+    SQLAlchemy and sqlite3 are consulted only if the command already imported them, to keep
+    start-up light (a SQLite ``ingest`` talks to sqlite3 directly, without SQLAlchemy).
     """
     if isinstance(exc, OSError):
+        return True
+    sqlite3 = sys.modules.get("sqlite3")
+    if sqlite3 is not None and isinstance(exc, sqlite3.OperationalError):
         return True
     sqlalchemy_exc = sys.modules.get("sqlalchemy.exc")
     return sqlalchemy_exc is not None and isinstance(

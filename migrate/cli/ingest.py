@@ -10,7 +10,7 @@ from migrate.cli.base import ProblemFound, db_option, emit_json, format_option, 
 from migrate.cli.options import input_files, make_v2_options, max_record_bytes, quiet, v2_options
 from migrate.convert import RejectedRecord
 from migrate.defaults import AUDIENCE_ENV, ISSUER_ENV, JWKS_ENV
-from migrate.ingest import INGEST_KINDS, NO_KEY_SOURCE, IngestOptions, IngestReport, ingest_paths
+from migrate.ingest import INGEST_KINDS, NO_KEY_SOURCE, IngestOptions, IngestReport, ingest_store
 
 if TYPE_CHECKING:
     from migrate.verify.verifier import Verifier
@@ -108,7 +108,6 @@ def ingest(
     after its last committed line. Every record is inserted, a duplicate, or rejected (kept in
     the store's rejects table with its reason). Exit 1 when anything was rejected.
     """
-    from migrate.store import make_engine, open_store
 
     def report_reject(rejected: RejectedRecord) -> None:
         click.echo(rejected.location(), err=True)
@@ -130,11 +129,7 @@ def ingest(
         max_bytes=max_record_bytes,
         on_reject=report_reject,
     )
-    engine = make_engine(db_url) if dry_run else open_store(db_url, upgrade=not no_upgrade)
-    try:
-        report = ingest_paths(engine, files, options)
-    finally:
-        engine.dispose()
+    report = ingest_store(db_url, files, options, upgrade=not no_upgrade)
     if output_format == "json":
         emit_json(report.to_json() | {"dry_run": dry_run})
     else:

@@ -1,7 +1,8 @@
 """The v3 store: models, engines and the Alembic migrations shipped with the package.
 
-The migration functions are loaded on first use (PEP 562): opening a store that is already at
-the newest revision, which is what most commands do, never imports Alembic.
+Everything is loaded on first use (PEP 562): ``import migrate.store`` costs nothing, so a
+command that never needs SQLAlchemy (a SQLite ``ingest``) or Alembic (opening a store that is
+already at the newest revision, which is what most commands do) never imports them.
 """
 
 from __future__ import annotations
@@ -9,18 +10,15 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine
-
-from migrate.store.engine import (
-    DEFAULT_URL,
-    StoreUnavailable,
-    check_connection,
-    make_engine,
-    safe_url,
-)
-from migrate.store.revision import at_head
-
 if TYPE_CHECKING:
+    from migrate.store.engine import (
+        DEFAULT_URL,
+        StoreUnavailable,
+        check_connection,
+        make_engine,
+        open_store,
+        safe_url,
+    )
     from migrate.store.migrations import (
         Revision,
         check,
@@ -33,8 +31,16 @@ if TYPE_CHECKING:
         upgrade_if_behind,
     )
 
-_FROM_MIGRATIONS = frozenset(
-    {
+_HOMES = {
+    "migrate.store.engine": (
+        "DEFAULT_URL",
+        "StoreUnavailable",
+        "check_connection",
+        "make_engine",
+        "open_store",
+        "safe_url",
+    ),
+    "migrate.store.migrations": (
         "Revision",
         "check",
         "current",
@@ -44,8 +50,9 @@ _FROM_MIGRATIONS = frozenset(
         "revisions",
         "upgrade",
         "upgrade_if_behind",
-    }
-)
+    ),
+}
+_HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
 
 __all__ = [
     "DEFAULT_URL",
@@ -67,25 +74,7 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    if name in _FROM_MIGRATIONS:
-        return getattr(importlib.import_module("migrate.store.migrations"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def open_store(url: str, *, upgrade: bool = True) -> Engine:
-    """An engine on the store at ``url``, brought to the newest revision unless ``upgrade=False``.
-
-    Raises :class:`StoreUnavailable` (an ``OperationalError``: the CLI exits 3 with one line)
-    when the database cannot be reached.
-    """
-    engine = make_engine(url)
-    try:
-        check_connection(engine)
-        if upgrade and not at_head(engine):
-            from migrate.store.migrations import upgrade_if_behind
-
-            upgrade_if_behind(engine)  # takes the migration lock and looks again
-    except BaseException:
-        engine.dispose()
-        raise
-    return engine
+    module = _HOME_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

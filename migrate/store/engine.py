@@ -5,15 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import orjson
 from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.engine import URL, make_url
 
 from migrate.defaults import DEFAULT_STORE_URL
+from migrate.store.jsontext import dumps_json
+from migrate.store.sqlite_native import configure_sqlite
 
 DEFAULT_URL = DEFAULT_STORE_URL
-SQLITE_BUSY_TIMEOUT_MS = 30_000
-SQLITE_PAGE_SIZE = 16384
 
 # A bare backend name gets the driver the project depends on (the ``postgres``/``mysql`` extras).
 _DEFAULT_DRIVERS = {
@@ -52,14 +51,6 @@ def safe_url(url: str | URL) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def dumps_json(value: Any) -> str:
-    """JSON columns: orjson for speed, the stdlib for what orjson refuses (ints past 64 bits)."""
-    try:
-        return orjson.dumps(value).decode()
-    except TypeError:
-        return json.dumps(value, ensure_ascii=False, default=dict)
-
-
 def make_engine(url: str | URL) -> Engine:
     """An engine for ``url`` with the store's settings for its backend.
 
@@ -76,22 +67,8 @@ def make_engine(url: str | URL) -> Engine:
         json_deserializer=json.loads,
     )
     if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _configure_sqlite)
+        event.listen(engine, "connect", _on_sqlite_connect)
     return engine
-
-
-def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    try:
-        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA foreign_keys = ON")
-        # Takes effect only when the file is created (before WAL writes its header). Events rows
-        # are over a kilobyte: 16 KiB pages hold a dozen instead of three, and bulk ingest into
-        # them runs ~25% faster than into the default 4 KiB pages (bench/ingest.py).
-        cursor.execute(f"PRAGMA page_size = {SQLITE_PAGE_SIZE}")
-        cursor.execute("PRAGMA journal_mode = WAL")  # a no-op ("memory") for :memory:
-    finally:
-        cursor.close()
 
 
 def check_connection(engine: Engine) -> None:
@@ -101,3 +78,28 @@ def check_connection(engine: Engine) -> None:
             pass
     except (exc.OperationalError, exc.InterfaceError) as error:
         raise StoreUnavailable(engine.url, error) from error
+
+
+def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    configure_sqlite(dbapi_connection)
+
+
+def open_store(url: str, *, upgrade: bool = True) -> Engine:
+    """An engine on the store at ``url``, brought to the newest revision unless ``upgrade=False``.
+
+    Raises :class:`StoreUnavailable` (an ``OperationalError``: the CLI exits 3 with one line)
+    when the database cannot be reached.
+    """
+    from migrate.store.revision import at_head
+
+    engine = make_engine(url)
+    try:
+        check_connection(engine)
+        if upgrade and not at_head(engine):
+            from migrate.store.migrations import upgrade_if_behind
+
+            upgrade_if_behind(engine)  # takes the migration lock and looks again
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine

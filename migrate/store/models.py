@@ -15,8 +15,6 @@ The Alembic revisions in ``alembic/versions`` build exactly these tables; ``db c
 
 from __future__ import annotations
 
-import hashlib
-import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,7 +38,7 @@ from sqlalchemy.engine.interfaces import ExecutionContext
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-from adapters.timefmt import format_us
+from migrate.store.fingerprint import delivery_fingerprint
 
 # Constraint and index names are part of the schema that migrations refer to, so they are
 # derived by one rule rather than left to each backend's own naming.
@@ -200,31 +198,6 @@ class Reject(Base):
     message: Mapped[str] = mapped_column(Text)
     raw: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
-
-
-DELIVERY_OBSERVATION = (
-    "event_id",
-    "record_id",
-    "state",
-    "attempts",
-    "status_code",
-    "endpoint",
-    "created_at",
-    "updated_at",
-)
-"""What one events-store record says about a delivery: every ``deliveries`` column but the
-surrogate ``id``, ``observed_at`` and the ``fingerprint`` derived from these."""
-
-
-def delivery_fingerprint(observation: dict[str, Any]) -> str:
-    """SHA-256 of a delivery observation (the :data:`DELIVERY_OBSERVATION` fields).
-
-    Re-reading a record that has not changed gives the same fingerprint, so it adds no row; a
-    change of state, attempts or times gives a new one, so the delivery's history stays visible.
-    """
-    values = [observation.get(name) for name in DELIVERY_OBSERVATION]
-    canonical = [format_us(v) if isinstance(v, datetime) else v for v in values]
-    return hashlib.sha256(json.dumps(canonical).encode()).hexdigest()
 
 
 def _fingerprint_default(context: ExecutionContext) -> str:

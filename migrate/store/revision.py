@@ -11,11 +11,14 @@ from __future__ import annotations
 import ast
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import sqlalchemy as sa
+from migrate.store.sqlite_native import VERSION_TABLE
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 VERSIONS_DIR = Path(__file__).resolve().parent / "alembic" / "versions"
-VERSION_TABLE = "alembic_version"  # Alembic's default, which env.py keeps
 
 
 def _assignment(module: ast.Module, name: str) -> object:
@@ -56,6 +59,8 @@ def shipped_head() -> str:
 
 def stored_revision(engine: sa.Engine) -> str | None:
     """The revision recorded in the database, ``None`` for a database never upgraded."""
+    import sqlalchemy as sa
+
     with engine.connect() as conn:
         if not sa.inspect(conn).has_table(VERSION_TABLE):
             return None

@@ -1,0 +1,455 @@
+"""Ingest into SQLite on the standard library alone.
+
+The process that writes a bulk load never imports SQLAlchemy (28 MiB and a sixth of a second):
+the ledger, rejects, deliveries and re-sightings are plain SQL on a ``sqlite3`` connection, and
+every value is encoded as the models' column types store it; tests compare whole stores with
+what SQLAlchemy writes. The connection is either our own (``ingest_sqlite_file``) or the raw
+driver connection of a SQLAlchemy engine (``ingest_on_engine``), which gets its settings back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import sqlite3
+import tempfile
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from migrate.ingest.core import (
+    _BOOLS,
+    _JSONS,
+    _TIMES,
+    COMPLETED,
+    EVENT_COLUMNS,
+    INCOMPLETE,
+    PRODUCERS,
+    Batch,
+    Ingester,
+    IngestOptions,
+    IngestReport,
+    LedgerRow,
+    _sorted_rows,
+    _Span,
+)
+from migrate.store.fingerprint import delivery_fingerprint
+from migrate.store.jsontext import dumps_json
+from migrate.store.sqlite_native import (
+    connect,
+    connect_read_only,
+    has_table,
+    stored_revision,
+    stored_time,
+)
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+# SQLite page cache for an ingest connection, and how much one transaction may span (see
+# Ingester._write_batch): together they decide how often index pages are rewritten.
+SQLITE_CACHE_KIB = 16 * 1024
+SQLITE_DEFAULT_CACHE_KIB = 2000  # SQLite's own default (-2000)
+STAGE_CACHE_KIB = 256
+STAGE_PREFIX = "webhooks-migrate-stage-"
+COUNT_CHUNK = 500  # ids per dry-run lookup, well under SQLite's bound-parameter limit
+
+_LEDGER_COLUMNS = "id, status, last_line, read, inserted, duplicates, rejected"
+_DELIVERY_COLUMNS = (
+    "event_id",
+    "observed_at",
+    "record_id",
+    "state",
+    "attempts",
+    "status_code",
+    "endpoint",
+    "created_at",
+    "updated_at",
+)
+_DELIVERY_TIMES = ("observed_at", "created_at", "updated_at")
+_REJECT_COLUMNS = ("file_id", "path", "line", "pointer", "reason", "message", "raw", "created_at")
+
+
+def _insert_or_ignore(table: str, columns: Sequence[str]) -> str:
+    names = ", ".join(columns)
+    marks = ", ".join("?" for _ in columns)
+    return f"INSERT OR IGNORE INTO {table} ({names}) VALUES ({marks})"  # noqa: S608
+
+
+INSERT_DELIVERY = _insert_or_ignore("deliveries", (*_DELIVERY_COLUMNS, "fingerprint"))
+INSERT_REJECT = _insert_or_ignore("rejects", _REJECT_COLUMNS)
+INSERT_FILE = _insert_or_ignore(
+    "ingest_files",
+    (
+        "path",
+        "sha256",
+        "etag",
+        "kind",
+        "status",
+        "last_line",
+        "read",
+        "inserted",
+        "duplicates",
+        "rejected",
+        "started_at",
+        "updated_at",
+    ),
+)
+# Events seen before in another file (not rows this batch just inserted) get a re-sighting;
+# the batch's ids are read from its staging table, still attached.
+RESIGHT = (
+    "UPDATE events SET seen_count = seen_count + 1, last_seen_at = ?, last_file_id = ? "
+    "WHERE event_id IN (SELECT event_id FROM {schema}.rows) "
+    "AND (last_file_id IS NULL OR last_file_id != ?)"
+)
+ADVANCE = (
+    "UPDATE ingest_files SET last_line = ?, read = read + ?, inserted = inserted + ?, "
+    "duplicates = duplicates + ?, rejected = rejected + ?, updated_at = ? "
+    "WHERE id = ? AND last_line < ?"
+)
+
+
+class SqliteWriter:
+    """Events insert on SQLite: batches staged by the producer, moved by one ``INSERT … SELECT``.
+
+    Index maintenance is most of an insert's cost. Rows handed to the writer as Python objects
+    would be pickled across a pipe and bound one by one in the writer's process. Here a producer
+    (a child process) writes each batch into a small unindexed staging file of its own, and the
+    writer attaches that file and moves the whole batch with one statement, while producers
+    prepare the next batches on other cores.
+
+    A file per batch, because the writer's transaction spans several batches (see
+    ``Ingester._write_batch``) and would otherwise read a staging database at a fixed snapshot;
+    a file is complete before it is attached. SQLite attaches at most ten databases, so a
+    transaction spans at most ``MAX_ATTACHED`` batches; files are detached and deleted after
+    each commit. Values are encoded exactly as the column types store them (a test compares
+    them with the Core insert).
+    """
+
+    MAX_ATTACHED = 8
+
+    def __init__(self) -> None:
+        columns = ", ".join(EVENT_COLUMNS)
+        placeholders = ", ".join("?" for _ in EVENT_COLUMNS)
+        self.create_stage = f"CREATE TABLE rows ({columns})"
+        self.stage_sql = f"INSERT INTO rows VALUES ({placeholders})"  # noqa: S608
+        # Table and column names come from our own metadata, never from input. The staging
+        # table holds its rows sorted by event_id (see ``prepare``), so a plain scan writes the
+        # unique index in order (fewer pages per batch) without an ORDER BY, whose sorter
+        # would hold a whole batch in the writer's memory.
+        self.move_sql = (
+            f"INSERT OR IGNORE INTO main.events ({columns}) "  # noqa: S608
+            f"SELECT {columns} FROM {{schema}}.rows"
+        )
+        self.directory = ""
+        self.attached: list[tuple[str, str]] = []
+
+    def encode(self, values: list[Any]) -> Any:
+        for i in _TIMES:
+            text = values[i]
+            if text is not None:
+                # "2020-01-27T16:53:50.739Z" -> "2020-01-27 16:53:50.739000": UTCDateTime's
+                # SQLite storage (UTC wall time, microseconds, no zone).
+                values[i] = f"{text[:10]} {text[11:23]}000"
+        for i in _JSONS:
+            if values[i] is not None:
+                values[i] = dumps_json(values[i])
+        for i in _BOOLS:
+            if values[i] is not None:
+                values[i] = int(values[i])
+        return tuple(values)
+
+    def open(self) -> None:
+        _sweep_stale_stages()
+        self.directory = tempfile.mkdtemp(prefix=f"{STAGE_PREFIX}{os.getpid()}-")
+        self.attached = []
+
+    def prepare(self, batch: Batch) -> None:
+        """Producer side: write the batch's rows to a staging file; keep only their ids."""
+        if not batch.events:
+            return
+        # Named by first line: producers working on shares of one file never collide.
+        path = os.path.join(self.directory, f"batch-{batch.first_line}.db")
+        stage = sqlite3.connect(path)
+        try:
+            # Scratch: a crash only loses what the ledger will have the next run redo.
+            stage.execute("PRAGMA journal_mode = OFF")
+            stage.execute("PRAGMA synchronous = OFF")
+            stage.execute(self.create_stage)
+            stage.executemany(self.stage_sql, _sorted_rows(batch))
+            stage.commit()
+        finally:
+            stage.close()
+        batch.stage_file = path
+        batch.events = dict.fromkeys(batch.events)  # ids stay for dedupe and re-sightings
+
+    def insert(self, conn: sqlite3.Connection, batch: Batch) -> int:
+        """Move the batch into events (its staged rows stay attached as ``last_schema``)."""
+        if not batch.stage_file:
+            return 0
+        schema = f"stage{len(self.attached)}"
+        conn.execute(f"ATTACH DATABASE ? AS {schema}", (batch.stage_file,))
+        self.attached.append((schema, batch.stage_file))
+        # Read once, front to back: a page cache of its own (2 MB by default, for each of up to
+        # MAX_ATTACHED files) would only add to the writer's peak memory.
+        conn.execute(f"PRAGMA {schema}.cache_size = -{STAGE_CACHE_KIB}")
+        return conn.execute(self.move_sql.format(schema=schema)).rowcount
+
+    @property
+    def last_schema(self) -> str:
+        return self.attached[-1][0]
+
+    def full(self) -> bool:
+        return len(self.attached) >= self.MAX_ATTACHED
+
+    def committed(self, conn: sqlite3.Connection) -> None:
+        """After a commit (or rollback): detach and delete the batches just moved."""
+        for schema, path in self.attached:
+            conn.execute(f"DETACH DATABASE {schema}")
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+        self.attached = []
+
+    def close(self, conn: sqlite3.Connection) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            self.committed(conn)
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _sweep_stale_stages() -> None:
+    """Remove staging directories left by ingests that were killed (their pid is gone)."""
+    root = tempfile.gettempdir()
+    for name in os.listdir(root):
+        if not name.startswith(STAGE_PREFIX):
+            continue
+        pid = name[len(STAGE_PREFIX) :].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(os.path.join(root, name), ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
+
+
+class SqliteIngester(Ingester[sqlite3.Connection | None]):
+    """Loads files into a SQLite store through one ``sqlite3`` connection in autocommit mode.
+
+    ``conn`` is ``None`` only for a dry run against a store file that does not exist yet.
+    """
+
+    def __init__(self, conn: sqlite3.Connection | None, options: IngestOptions) -> None:
+        super().__init__(options, spans=True)
+        self.conn = conn
+        self.writer: SqliteWriter = SqliteWriter()
+
+    def _producer_processes(self) -> int:
+        # The writer outruns one producer, so it gets two on a machine with more than one core.
+        return PRODUCERS if (os.cpu_count() or 1) > 1 else 1
+
+    def _store(self) -> sqlite3.Connection:
+        if self.conn is None:  # pragma: no cover - only dry runs go without a store
+            raise RuntimeError("this ingest has no store to write to")
+        return self.conn
+
+    # -- the ledger ---------------------------------------------------------------------------
+
+    def _ledger_row(self, sha: str) -> LedgerRow | None:
+        conn, kind = self._store(), self.options.kind
+        query = f"SELECT {_LEDGER_COLUMNS} FROM ingest_files WHERE sha256 = ? AND kind = ?"  # noqa: S608
+        row = conn.execute(query, (sha, kind)).fetchone()
+        if row is None and self.options.etag:
+            query = (
+                f"SELECT {_LEDGER_COLUMNS} FROM ingest_files "  # noqa: S608
+                "WHERE etag = ? AND kind = ? AND status = ?"
+            )
+            row = conn.execute(query, (self.options.etag, kind, COMPLETED)).fetchone()
+        return None if row is None else LedgerRow(*row)
+
+    def _open_ledger(self, path: str, sha: str) -> LedgerRow:
+        row = self._ledger_row(sha)
+        if row is not None:
+            return row
+        now = stored_time(datetime.now(UTC))
+        values = (path, sha, self.options.etag, self.options.kind, INCOMPLETE, 0, 0, 0, 0, 0)
+        # Another process may create it first: OR IGNORE, and either way it exists afterwards.
+        self._store().execute(INSERT_FILE, (*values, now, now))
+        row = self._ledger_row(sha)
+        if row is None:  # pragma: no cover - would mean the insert neither landed nor conflicted
+            raise RuntimeError(f"the ledger row for {path} could not be created")
+        return row
+
+    def _complete_file(self, file_id: int) -> None:
+        now = stored_time(datetime.now(UTC))
+        self._store().execute(
+            "UPDATE ingest_files SET status = ?, completed_at = ?, updated_at = ? WHERE id = ?",
+            (COMPLETED, now, now, file_id),
+        )
+
+    def _advance_ledger(
+        self, conn: sqlite3.Connection | None, span: _Span, file_id: int, now: datetime
+    ) -> None:
+        self._store().execute(
+            ADVANCE,
+            (
+                span.last_line,
+                span.read,
+                span.inserted,
+                span.duplicates,
+                span.rejected,
+                stored_time(now),
+                file_id,
+                span.first_line,
+            ),
+        )
+
+    # -- loading ------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _loading(self) -> Iterator[sqlite3.Connection | None]:
+        conn = self.conn
+        if conn is None or self.options.dry_run:
+            yield conn
+            return
+        _tune(conn, ingesting=True)
+        self.writer.open()
+        try:
+            yield conn
+        finally:
+            self.writer.close(conn)  # rolls back what was not committed
+            _tune(conn, ingesting=False)
+
+    def _begin(self, conn: sqlite3.Connection | None) -> None:
+        # IMMEDIATE: take the write lock now, waiting (busy_timeout) for another writer, rather
+        # than fail when a read snapshot cannot be upgraded mid-transaction.
+        self._store().execute("BEGIN IMMEDIATE")
+
+    def _commit(self, conn: sqlite3.Connection | None) -> None:
+        store = self._store()
+        store.execute("COMMIT")
+        self.writer.committed(store)
+
+    def _in_transaction(self, conn: sqlite3.Connection | None) -> bool:
+        return conn is not None and conn.in_transaction
+
+    def _write_rows(
+        self, conn: sqlite3.Connection | None, batch: Batch, file_id: int | None, *, recount: bool
+    ) -> int:
+        store = self._store()
+        inserted = self.writer.insert(store, batch)
+        if inserted < len(batch.events) and file_id is not None and not recount:
+            now = stored_time(datetime.now(UTC))
+            store.execute(RESIGHT.format(schema=self.writer.last_schema), (now, file_id, file_id))
+        if batch.deliveries:
+            store.executemany(INSERT_DELIVERY, [_delivery_values(d) for d in batch.deliveries])
+        if batch.rejects:
+            store.executemany(INSERT_REJECT, [_reject_values(r) for r in batch.rejects])
+        return inserted
+
+    def _count_new(self, conn: sqlite3.Connection | None, ids: list[str]) -> int:
+        if conn is None or not ids or not has_table(conn, "events"):
+            return len(ids)
+        stored = 0
+        for start in range(0, len(ids), COUNT_CHUNK):
+            chunk = ids[start : start + COUNT_CHUNK]
+            marks = ", ".join("?" for _ in chunk)
+            query = f"SELECT COUNT(*) FROM events WHERE event_id IN ({marks})"  # noqa: S608
+            stored += conn.execute(query, chunk).fetchone()[0]
+        return len(ids) - stored
+
+
+def _tune(conn: sqlite3.Connection, *, ingesting: bool) -> None:
+    """Settings for an ingest connection, and back to the store's usual ones when it is done.
+
+    ``synchronous = NORMAL`` is safe for ingest: what commits together (events, rejects, resume
+    point) is lost together, so a power cut only means resuming a little earlier.
+
+    Foreign keys are not checked while ingesting: every row's ``first_file_id``/``last_file_id``
+    is the ledger row this run just read, and a delivery row refers to an event of the same
+    batch, so the two parent lookups per row (a fifth of the insert's cost) cannot find anything
+    wrong. Tests run ``PRAGMA foreign_key_check`` after ingesting every kind of input.
+    """
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")  # PRAGMA foreign_keys is a no-op inside a transaction
+    conn.execute(f"PRAGMA foreign_keys = {'OFF' if ingesting else 'ON'}")
+    conn.execute(f"PRAGMA synchronous = {'NORMAL' if ingesting else 'FULL'}")
+    cache = SQLITE_CACHE_KIB if ingesting else SQLITE_DEFAULT_CACHE_KIB
+    conn.execute(f"PRAGMA cache_size = -{cache}")
+
+
+def _delivery_values(row: dict[str, Any]) -> tuple[Any, ...]:
+    # The fingerprint is the model's column default, computed from the same observation.
+    values = [row[name] for name in _DELIVERY_COLUMNS]
+    for i, name in enumerate(_DELIVERY_COLUMNS):
+        if name in _DELIVERY_TIMES and values[i] is not None:
+            values[i] = stored_time(values[i])
+    return (*values, delivery_fingerprint(row))
+
+
+def _reject_values(row: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(stored_time(row[c]) if c == "created_at" else row[c] for c in _REJECT_COLUMNS)
+
+
+def ingest_sqlite_file(
+    path: str, url: str, paths: Sequence[str], options: IngestOptions, *, upgrade: bool
+) -> IngestReport:
+    """Load ``paths`` into the SQLite store file ``path`` (``url`` names it for SQLAlchemy).
+
+    A store that is not at the newest revision is upgraded first, which (only then) imports
+    SQLAlchemy and Alembic. A dry run never creates or changes the file.
+    """
+    if options.dry_run:
+        conn = connect_read_only(path)
+    else:
+        conn = connect(path)
+        if upgrade:
+            from migrate.store.revision import shipped_head
+
+            if stored_revision(conn) != shipped_head():
+                conn.close()
+                from migrate.store.engine import open_store
+
+                open_store(url).dispose()  # takes the migration lock and looks again
+                conn = connect(path)
+    try:
+        return SqliteIngester(conn, options).ingest(paths)
+    finally:
+        if conn is not None:
+            conn.close()
+
+
+def ingest_on_engine(
+    engine: sa.Engine, paths: Sequence[str], options: IngestOptions
+) -> IngestReport:
+    """Load through the raw ``sqlite3`` connection of a SQLAlchemy engine's pool.
+
+    The connection goes back to the pool with the isolation level and settings it came with;
+    one whose settings cannot be restored is invalidated rather than reused.
+    """
+    pooled = engine.raw_connection()
+    try:
+        conn = pooled.driver_connection
+        assert isinstance(conn, sqlite3.Connection)
+        if conn.in_transaction:
+            conn.rollback()
+        level = conn.isolation_level
+        conn.isolation_level = None
+        try:
+            return SqliteIngester(conn, options).ingest(paths)
+        finally:
+            try:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                conn.isolation_level = level
+            except sqlite3.Error:
+                pooled.invalidate()
+    finally:
+        pooled.close()
