@@ -54,14 +54,28 @@ def converter(kind: str, v2: V2Options | None = None) -> Converter:
 
 
 def iter_records(
-    path: str, stream: Any, kind: str, *, max_bytes: int = DEFAULT_MAX_RECORD_BYTES
+    path: str,
+    stream: Any,
+    kind: str,
+    *,
+    max_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+    wanted: Callable[[int], bool] | None = None,
 ) -> Iterator[Record]:
-    """The records of an already opened input of ``kind`` (also ``summary``/``unified``)."""
+    """The records of an already opened input of ``kind`` (also ``summary``/``unified``).
+
+    ``wanted``: see :func:`read_ndjson`; only line-delimited kinds can skip parsing by line
+    (``line_per_record``), the others ignore it.
+    """
     if kind in ("export", "unified"):
-        return read_ndjson(path, stream, max_bytes=max_bytes)
+        return read_ndjson(path, stream, max_bytes=max_bytes, wanted=wanted)
     if kind == "set":
         return read_tokens(path, stream, max_bytes=max_bytes)
     return read_json_records(path, stream, max_bytes=max_bytes, embedded=kind == "events")
+
+
+def line_per_record(kind: str) -> bool:
+    """Whether every record of ``kind`` is one line of its own (never several to a line)."""
+    return kind in ("export", "unified")
 
 
 @contextmanager

@@ -22,7 +22,7 @@ import json
 import re
 import sys
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any, Final
 
@@ -313,15 +313,27 @@ def too_large(max_bytes: int) -> Rejection:
 
 
 def read_ndjson(
-    path: str, stream: IO[bytes], *, max_bytes: int = DEFAULT_MAX_RECORD_BYTES
+    path: str,
+    stream: IO[bytes],
+    *,
+    max_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+    wanted: Callable[[int], bool] | None = None,
 ) -> Iterator[Record]:
-    """One JSON value per non-blank line."""
+    """One JSON value per non-blank line.
+
+    ``wanted(line)``, if given, is asked before each line's record is parsed; a record not
+    wanted is still yielded (its line counts) but not parsed: no ``value``, no ``error``.
+    """
     name = display_name(path)
     loads = orjson.loads
     number = 0
     for number, content, oversized in iter_lines(stream, max_bytes):
         if oversized:
             yield Record(name, number, content, error=too_large(max_bytes))
+            continue
+        if wanted is not None and not wanted(number):
+            if content and not content.isspace():  # a blank line is no record
+                yield Record(name, number, content)
             continue
         try:
             if _LONG_DIGITS in content.translate(_DIGIT_CLASS):

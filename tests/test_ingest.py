@@ -684,7 +684,9 @@ def test_new_sqlite_stores_get_16k_pages_and_old_ones_keep_theirs(tmp_path: Path
 @settings(max_examples=60, deadline=None)
 @given(
     lines=st.lists(
-        st.one_of(st.integers(min_value=0, max_value=30).map(str), st.sampled_from(["", "{x"])),
+        st.one_of(
+            st.integers(min_value=0, max_value=30).map(str), st.sampled_from(["", " \t", "{x"])
+        ),
         max_size=40,
     ),
     batch_size=st.integers(min_value=1, max_value=7),
@@ -718,7 +720,7 @@ def test_producer_shares_together_are_exactly_one_producers_batches(
     assert [shares[i % producers][i // producers] for i in range(len(whole))] == whole
     assert sum(len(s) for s in shares) == len(whole)
     assert sum(b[2] for b in whole) == sum(
-        1 for n, x in enumerate(lines, 1) if x and n > resume_after
+        1 for n, x in enumerate(lines, 1) if x.strip() and n > resume_after
     )
 
 

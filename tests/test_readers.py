@@ -584,3 +584,27 @@ def test_random_bytes_never_crash_a_reader(data: bytes, kind: str) -> None:
     for record in records:
         assert record.line >= 1
         assert record.error is None or record.error.reason in reader_reasons
+
+
+@given(
+    lines=st.lists(st.sampled_from(['{"a": 1}', "", "  ", "{x", "[1, 2]", "\r"]), max_size=30),
+    every=st.integers(min_value=1, max_value=4),
+)
+def test_ndjson_records_not_wanted_are_counted_but_not_parsed(lines: list[str], every: int) -> None:
+    data = "".join(line + "\n" for line in lines).encode()
+    whole = list(read_ndjson("f", io.BytesIO(data)))
+    asked: list[int] = []
+
+    def wanted(line: int) -> bool:
+        asked.append(line)
+        return line % every == 0
+
+    partial = list(read_ndjson("f", io.BytesIO(data), wanted=wanted))
+    assert [r.line for r in partial] == [r.line for r in whole]  # every record still counted
+    for kept, full in zip(partial, whole, strict=True):
+        if kept.line % every == 0:
+            assert kept.value == full.value
+            assert repr(kept.error) == repr(full.error)
+        else:  # read past: nothing parsed, nothing judged
+            assert (kept.value, kept.error, kept.raw) == (None, None, full.raw)
+    assert asked == sorted(set(asked))  # asked once per line, in order

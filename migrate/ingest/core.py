@@ -28,7 +28,7 @@ from adapters.timefmt import format_ms
 from adapters.unified import UnifiedEvent
 from migrate.convert import RejectedRecord
 from migrate.ingest.producers import Interleaved, ProcessProducer, ThreadProducer
-from migrate.kinds import V2Options, converter, iter_records, opened
+from migrate.kinds import V2Options, converter, iter_records, line_per_record, opened
 from migrate.progress import Progress
 from migrate.readers import DEFAULT_MAX_RECORD_BYTES, Record, display_name
 
@@ -374,9 +374,19 @@ class Ingester(Generic[Store]):
         batch = Batch()
         now = format_ms(datetime.now(UTC))
         size = self.batch_size
+
+        def wanted(line: int) -> bool:
+            # Asked before a line's record is parsed (line-delimited kinds only), once the
+            # records before it are in their batches: with one record per line, it opens the
+            # next batch exactly when the current one is full. Lines already committed and
+            # other producers' lines are read past without parsing.
+            upcoming = index + 1 if batch.read >= size else index
+            return line > resume_after and upcoming % producers == mine
+
+        skip = wanted if line_per_record(self.options.kind) else None
         with opened(local) as (stream, counter):
             for record in iter_records(
-                name, stream, self.options.kind, max_bytes=self.options.max_bytes
+                name, stream, self.options.kind, max_bytes=self.options.max_bytes, wanted=skip
             ):
                 if record.line <= resume_after:
                     continue
