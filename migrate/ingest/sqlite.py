@@ -409,21 +409,26 @@ def ingest_sqlite_file(
     if options.dry_run:
         conn = connect_read_only(path)
     else:
+        if upgrade and not _at_head(path):
+            from migrate.store.engine import open_store
+
+            open_store(url).dispose()  # takes the migration lock and looks again
         conn = connect(path)
-        if upgrade:
-            from migrate.store.revision import shipped_head
-
-            if stored_revision(conn) != shipped_head():
-                conn.close()
-                from migrate.store.engine import open_store
-
-                open_store(url).dispose()  # takes the migration lock and looks again
-                conn = connect(path)
     try:
         return SqliteIngester(conn, options).ingest(paths)
     finally:
         if conn is not None:
             conn.close()
+
+
+def _at_head(path: str) -> bool:
+    from migrate.store.revision import shipped_head
+
+    conn = connect(path)
+    try:
+        return stored_revision(conn) == shipped_head()
+    finally:
+        conn.close()
 
 
 def ingest_on_engine(
