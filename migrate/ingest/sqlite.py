@@ -34,7 +34,7 @@ from migrate.ingest.core import (
     _sorted_rows,
     _Span,
 )
-from migrate.store.fingerprint import delivery_fingerprint
+from migrate.store.fingerprint import DELIVERY_OBSERVATION, delivery_fingerprint
 from migrate.store.jsontext import dumps_json
 from migrate.store.sqlite_native import (
     connect,
@@ -56,17 +56,8 @@ STAGE_PREFIX = "webhooks-migrate-stage-"
 COUNT_CHUNK = 500  # ids per dry-run lookup, well under SQLite's bound-parameter limit
 
 _LEDGER_COLUMNS = "id, status, last_line, read, inserted, duplicates, rejected"
-_DELIVERY_COLUMNS = (
-    "event_id",
-    "observed_at",
-    "record_id",
-    "state",
-    "attempts",
-    "status_code",
-    "endpoint",
-    "created_at",
-    "updated_at",
-)
+# A delivery row: the observation (which its fingerprint is made from) and when it was made.
+_DELIVERY_COLUMNS = (*DELIVERY_OBSERVATION, "observed_at")
 _DELIVERY_TIMES = ("observed_at", "created_at", "updated_at")
 _REJECT_COLUMNS = ("file_id", "path", "line", "pointer", "reason", "message", "raw", "created_at")
 
