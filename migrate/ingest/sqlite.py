@@ -247,9 +247,7 @@ class SqliteIngester(Ingester[sqlite3.Connection | None]):
         return PRODUCERS if (os.cpu_count() or 1) > 1 else 1
 
     def _store(self) -> sqlite3.Connection:
-        if self.conn is None:  # pragma: no cover - only dry runs go without a store
-            raise RuntimeError("this ingest has no store to write to")
-        return self.conn
+        return _writable(self.conn)
 
     # -- the ledger ---------------------------------------------------------------------------
 
@@ -288,7 +286,7 @@ class SqliteIngester(Ingester[sqlite3.Connection | None]):
     def _advance_ledger(
         self, conn: sqlite3.Connection | None, span: _Span, file_id: int, now: datetime
     ) -> None:
-        self._store().execute(
+        _writable(conn).execute(
             ADVANCE,
             (
                 span.last_line,
@@ -321,10 +319,10 @@ class SqliteIngester(Ingester[sqlite3.Connection | None]):
     def _begin(self, conn: sqlite3.Connection | None) -> None:
         # IMMEDIATE: take the write lock now, waiting (busy_timeout) for another writer, rather
         # than fail when a read snapshot cannot be upgraded mid-transaction.
-        self._store().execute("BEGIN IMMEDIATE")
+        _writable(conn).execute("BEGIN IMMEDIATE")
 
     def _commit(self, conn: sqlite3.Connection | None) -> None:
-        store = self._store()
+        store = _writable(conn)
         store.execute("COMMIT")
         self.writer.committed(store)
 
@@ -334,7 +332,7 @@ class SqliteIngester(Ingester[sqlite3.Connection | None]):
     def _write_rows(
         self, conn: sqlite3.Connection | None, batch: Batch, file_id: int | None, *, recount: bool
     ) -> int:
-        store = self._store()
+        store = _writable(conn)
         inserted = self.writer.insert(store, batch)
         if inserted < len(batch.events) and file_id is not None and not recount:
             now = stored_time(datetime.now(UTC))
@@ -355,6 +353,12 @@ class SqliteIngester(Ingester[sqlite3.Connection | None]):
             query = f"SELECT COUNT(*) FROM events WHERE event_id IN ({marks})"  # noqa: S608
             stored += conn.execute(query, chunk).fetchone()[0]
         return len(ids) - stored
+
+
+def _writable(conn: sqlite3.Connection | None) -> sqlite3.Connection:
+    if conn is None:  # pragma: no cover - only dry runs go without a store, and write nothing
+        raise RuntimeError("this ingest has no store to write to")
+    return conn
 
 
 def _tune(conn: sqlite3.Connection, *, ingesting: bool) -> None:
