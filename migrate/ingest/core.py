@@ -189,7 +189,7 @@ def _sorted_rows(batch: Batch) -> list[Any]:
 
 # The events columns bounded in length (the others are TEXT). Values longer than these are
 # rejected before any backend sees them, so that none truncates (MariaDB's INSERT IGNORE would);
-# the server ingester checks this table against the model when it starts.
+# a test checks this table against the model.
 EVENT_STRING_LIMITS: dict[str, int] = {
     "event_id": 255,
     "source": 2,
