@@ -24,7 +24,6 @@ from migrate.readers import (
 
 InputKind = Literal["v2", "set", "export", "events"]
 INPUT_KINDS: tuple[str, ...] = get_args(InputKind)
-V2_HASH_ENV = "WEBHOOKS_MIGRATE_V2_HASH"
 
 Converter = Callable[[Any], UnifiedEvent]
 

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from migrate import store
-from migrate.cli.base import is_operational
+from migrate.errors import EXIT_OPERATIONAL, exit_code_of
 from migrate.store.engine import dumps_json, normalize_url
 from migrate.store.sqlite_native import sqlite_file
 
@@ -107,7 +107,7 @@ def test_an_unreachable_store_is_one_line_without_the_password() -> None:
         f"cannot open the store postgresql+psycopg://webhooks:***@127.0.0.1:{port}/store: "
     )
     assert "refused" in message.lower()
-    assert is_operational(caught.value)  # so the CLI exits 3
+    assert exit_code_of(caught.value) == EXIT_OPERATIONAL  # so the CLI exits 3
 
 
 def test_a_sqlite_file_that_cannot_be_created_is_unavailable() -> None:

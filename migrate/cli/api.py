@@ -6,168 +6,34 @@ environment (see :mod:`migrate.api.auth`), never from flags.
 
 from __future__ import annotations
 
-import functools
 import json
-import os
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
 from migrate.api import events as events_api
 from migrate.api import exports as exports_api
 from migrate.api import subscriptions as subs_api
-from migrate.api.auth import credentials_from_env
-from migrate.api.client import DEFAULT_BASE_URL, ApiClient, ApiSettings, RetryPolicy
-from migrate.api.errors import ApiConfigError, ApiError, Conflict
+from migrate.api.client import ApiClient
+from migrate.api.errors import Conflict
 from migrate.api.files import file_name_for
 from migrate.api.models import ExportJob, JobPhase, Summary
 from migrate.api.recover import IngestCounts, Progress, RecoverOptions, recover
 from migrate.cli.base import (
-    OperationalFailure,
-    ProblemFound,
-    db_option,
+    connection,
+    emit,
     emit_json,
-    format_option,
-    one_line,
+    json_format,
+    opened_store,
+    store_options,
+    warn,
 )
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-BASE_URL_ENV = "WEBHOOKS_MIGRATE_API_URL"
-CUSTOMER_ENV = "WEBHOOKS_MIGRATE_CUSTOMER_ID"
-SUBSCRIPTION_ENV = "WEBHOOKS_MIGRATE_SUBSCRIPTION_ID"
-json_format = format_option("text", "json")
-
-
-# -- shared options and error handling -----------------------------------------------------
-
-
-def connection(
-    *, subscription: bool = True, lazy: bool = False
-) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """--base-url, --customer-id, --timeout, --tries and (usually) --subscription-id, env-backed.
-
-    The command gets ``client``, the :class:`ApiClient` those options make (with ``lazy``,
-    ``connect``: a function that makes it, for commands that may not call the API at all), and
-    ``subscription_id`` as given. Every API failure, making the client included, goes through
-    :func:`api_errors`.
-    """
-
-    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
-        @api_errors
-        @functools.wraps(func)
-        def command(
-            *args: Any, base_url: str, customer_id: str, timeout: float, tries: int, **kwargs: Any
-        ) -> Any:
-            def connect() -> ApiClient:
-                return make_client(base_url, customer_id, timeout, tries)
-
-            if lazy:
-                kwargs["connect"] = connect
-            else:
-                kwargs["client"] = connect()
-            return func(*args, **kwargs)
-
-        options = [
-            click.option(
-                "--base-url",
-                envvar=BASE_URL_ENV,
-                default=DEFAULT_BASE_URL,
-                show_default=True,
-                help=f"API root (env {BASE_URL_ENV}); http:// only for loopback.",
-            ),
-            click.option(
-                "--customer-id", envvar=CUSTOMER_ENV, default="", help=f"env {CUSTOMER_ENV}"
-            ),
-            click.option(
-                "--timeout",
-                type=click.FloatRange(min=0.1),
-                default=30.0,
-                show_default=True,
-                help="Seconds to wait for the network on each request.",
-            ),
-            click.option(
-                "--tries",
-                type=click.IntRange(min=1),
-                default=5,
-                show_default=True,
-                help="Tries per request on network errors, 5xx and 429 (with back-off).",
-            ),
-        ]
-        if subscription:
-            options.append(
-                click.option(
-                    "--subscription-id",
-                    envvar=SUBSCRIPTION_ENV,
-                    required=True,
-                    help=f"env {SUBSCRIPTION_ENV}",
-                )
-            )
-        for option in reversed(options):
-            command = option(command)
-        return command
-
-    return decorate
-
-
-def store_options(func: F) -> F:
-    func = click.option(
-        "--no-upgrade", is_flag=True, help="Do not bring the store to the newest revision."
-    )(func)
-    return db_option(func)  # type: ignore[return-value]
-
-
-def make_client(base_url: str, customer_id: str, timeout: float, tries: int) -> ApiClient:
-    settings = ApiSettings(base_url=base_url, customer_id=customer_id, timeout=timeout)
-    return ApiClient(settings, credentials_from_env(os.environ), retry=RetryPolicy(attempts=tries))
-
-
-def api_errors(func: F) -> F:
-    """API failures as one line with the contract's exit codes (3 operational, 1 problem)."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except ApiConfigError as exc:
-            raise click.UsageError(one_line(exc)) from exc
-        except (ApiError, subs_api.V2ConfigError) as exc:
-            ctx = click.get_current_context()
-            if ctx.find_root().obj and ctx.find_root().obj.get("debug"):
-                raise
-            if isinstance(exc, ApiError) and exc.operational:
-                raise OperationalFailure(one_line(exc)) from exc
-            raise ProblemFound(one_line(exc)) from exc
-
-    return wrapper  # type: ignore[return-value]
-
-
-@contextmanager
-def opened_store(db_url: str, no_upgrade: bool) -> Iterator[Any]:
-    # Imported here: commands that never touch the store do not pay for SQLAlchemy.
-    from migrate.api.persist import StoreSink
-
-    sink = StoreSink.open(db_url, upgrade=not no_upgrade)
-    try:
-        yield sink
-    finally:
-        sink.close()
-
-
-def warn(message: str) -> None:
-    click.echo(f"warning: {message}", err=True)
-
-
-def emit(output_format: str, data: Any, lines: Iterable[str]) -> None:
-    """``data`` as JSON with ``--format json``, else the text ``lines``, one per line."""
-    if output_format == "json":
-        emit_json(data)
-        return
-    for line in lines:
-        click.echo(line)
+from migrate.defaults import BASE_URL_ENV as BASE_URL_ENV  # re-exported for the simulator
+from migrate.defaults import CUSTOMER_ENV as CUSTOMER_ENV
+from migrate.defaults import SUBSCRIPTION_ENV as SUBSCRIPTION_ENV
+from migrate.errors import ProblemFound
 
 
 def _job_line(job: ExportJob) -> str:

@@ -6,10 +6,11 @@ from typing import TYPE_CHECKING
 
 import click
 
-from migrate.cli.base import ProblemFound, db_option, emit_json, format_option, stderr_is_terminal
+from migrate.cli.base import db_option, emit_json, format_option, stderr_is_terminal
 from migrate.cli.options import input_files, make_v2_options, max_record_bytes, quiet, v2_options
 from migrate.convert import RejectedRecord
 from migrate.defaults import AUDIENCE_ENV, ISSUER_ENV, JWKS_ENV
+from migrate.errors import ProblemFound
 from migrate.ingest import INGEST_KINDS, NO_KEY_SOURCE, IngestOptions, IngestReport, ingest_store
 
 if TYPE_CHECKING:
@@ -17,14 +18,14 @@ if TYPE_CHECKING:
 
 
 def _verifier(jwks: str, issuer: str | None, audience: str | None) -> Verifier:
-    from migrate.cli.base import OperationalFailure
+    from migrate.errors import Unavailable
     from migrate.verify.config import build_verifier
     from migrate.verify.keys import KeyFetchError, KeySourceError
 
     try:
         return build_verifier(jwks, issuer=issuer, audience=audience)
     except KeyFetchError as exc:
-        raise OperationalFailure(f"cannot fetch the JWKS: {exc}") from exc
+        raise Unavailable(f"cannot fetch the JWKS: {exc}") from exc
     except KeySourceError as exc:
         raise click.BadParameter(str(exc), param_hint="--jwks") from exc
 

@@ -11,11 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import os
-import shutil
-import sys
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
@@ -26,7 +22,9 @@ from adapters.set_token import event_from_parsed, parse_compact
 from adapters.timefmt import format_ms
 from adapters.unified import UnifiedEvent
 from migrate.convert import RejectedRecord
+from migrate.errors import Interrupted
 from migrate.ingest.batch import Batch, Span, Writer
+from migrate.ingest.files import materialised, sha256_of
 from migrate.ingest.producers import Interleaved, ProcessProducer, ThreadProducer
 from migrate.ingest.reports import (
     BATCH,
@@ -45,31 +43,6 @@ from migrate.kinds import converter, iter_records, line_per_record, opened
 from migrate.progress import Progress
 from migrate.readers import Record, display_name
 from migrate.store.writes import delivery_row, event_values, reject_row
-
-
-def sha256_of(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-@contextlib.contextmanager
-def _materialised(path: str) -> Iterator[str]:
-    """stdin is spooled to a temporary file so it can be hashed, ledgered and resumed."""
-    if path != "-":
-        yield path
-        return
-    fd, tmp = tempfile.mkstemp(prefix="webhooks-migrate-stdin-")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            shutil.copyfileobj(sys.stdin.buffer, out, 1 << 20)
-        yield tmp
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-
 
 Store = TypeVar("Store")
 """What a backend's ingester writes through (a SQLAlchemy connection, a sqlite3 connection)."""
@@ -105,6 +78,8 @@ class Ingester(Generic[Store]):
         self.tokens = options.kind in ("set", "events")
         self.verified: bool | None = None
         self.signatures = NOT_APPLICABLE
+        self.committed_line = 0
+        """The last line of the file being loaded whose transaction has committed."""
         if options.kind in ("set", "events"):
             self.verified = options.verify is not None
             self.signatures = (
@@ -287,7 +262,7 @@ class Ingester(Generic[Store]):
         return report
 
     def ingest_file(self, path: str) -> FileReport:
-        with _materialised(path) as local:
+        with materialised(path) as local:
             sha = sha256_of(local)
             name = display_name(path)
             if self.options.dry_run:
@@ -307,9 +282,23 @@ class Ingester(Generic[Store]):
                 rejected=row.rejected,
                 resumed_from_line=row.last_line,
             )
-            self._load(local, name, report, row.id, row.last_line, recount=False)
+            self.committed_line = row.last_line
+            try:
+                self._load(local, name, report, row.id, row.last_line, recount=False)
+            except KeyboardInterrupt:
+                raise Interrupted(self._interrupted(name)) from None
             self._complete_file(row.id)
             return report
+
+    def _interrupted(self, name: str) -> str:
+        """What an interrupted file's ledger holds, and how to go on."""
+        where = "stdin" if name == "-" else name
+        if not self.committed_line:
+            return f"nothing of {where} was committed; run the same command to load it"
+        return (
+            f"committed through line {self.committed_line:,} of {where}; "
+            "run the same command to resume"
+        )
 
     def _load(
         self,
@@ -426,10 +415,14 @@ class Ingester(Generic[Store]):
         commit: bool = True,
     ) -> None:
         """Record the span's lines in the ledger, in the transaction that wrote them; commit."""
-        if span.read and not recount and file_id is not None and not self.options.dry_run:
+        advanced = span.read and not recount and file_id is not None and not self.options.dry_run
+        if advanced:
+            assert file_id is not None
             self._advance_ledger(conn, span, file_id, datetime.now(UTC))
         if commit and self._in_transaction(conn):
             self._commit(conn)
+            if advanced:
+                self.committed_line = span.last_line
         span.reset()
 
 
