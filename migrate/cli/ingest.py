@@ -12,6 +12,7 @@ from migrate.convert import RejectedRecord
 from migrate.defaults import AUDIENCE_ENV, ISSUER_ENV, JWKS_ENV
 from migrate.errors import ProblemFound
 from migrate.ingest import INGEST_KINDS, NO_KEY_SOURCE, IngestOptions, IngestReport, ingest_store
+from migrate.kinds import kind_of
 
 if TYPE_CHECKING:
     from migrate.verify.verifier import Verifier
@@ -114,7 +115,7 @@ def ingest(
         click.echo(rejected.location(), err=True)
 
     verifier = None
-    if kind in ("set", "events") and jwks and not no_verify:
+    if kind_of(kind).carries_tokens and jwks and not no_verify:
         verifier = _verifier(jwks, issuer, audience)
     options = IngestOptions(
         kind=kind,

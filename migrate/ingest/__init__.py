@@ -27,8 +27,8 @@ from migrate.ingest.reports import (
     FileReport,
     IngestOptions,
     IngestReport,
-    TokenCheck,
 )
+from migrate.kinds import TokenCheck
 
 if TYPE_CHECKING:
     import sqlalchemy as sa

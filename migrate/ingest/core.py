@@ -17,8 +17,6 @@ from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from adapters.errors import Reason, Rejection
-from adapters.events_store import event_from_record, token_of_record
-from adapters.set_token import event_from_parsed, parse_compact
 from adapters.timefmt import format_ms
 from adapters.unified import UnifiedEvent
 from migrate.convert import RejectedRecord
@@ -39,7 +37,7 @@ from migrate.ingest.reports import (
     IngestReport,
     LedgerRow,
 )
-from migrate.kinds import converter, iter_records, line_per_record, opened
+from migrate.kinds import converter, kind_of, opened
 from migrate.progress import Progress
 from migrate.readers import Record, display_name
 from migrate.store.writes import delivery_row, event_values, reject_row
@@ -69,18 +67,19 @@ class Ingester(Generic[Store]):
         if options.kind not in INGEST_KINDS:
             raise ValueError(f"cannot ingest kind {options.kind!r}")
         self.options = options
+        self.kind = kind_of(options.kind)
         self.batch_size = options.batch_size or (LARGE_BATCH if spans else BATCH)
         # Rows per multi-batch transaction; 0: each batch commits alone.
         self.span_rows = (
             options.commit_rows if options.commit_rows is not None else (SPAN_ROWS if spans else 0)
         )
         self.convert = self._converter()
-        self.tokens = options.kind in ("set", "events")
+        self.tokens = self.kind.carries_tokens
         self.verified: bool | None = None
         self.signatures = NOT_APPLICABLE
         self.committed_line = 0
         """The last line of the file being loaded whose transaction has committed."""
-        if options.kind in ("set", "events"):
+        if self.tokens:
             self.verified = options.verify is not None
             self.signatures = (
                 "verified" if self.verified else f"NOT verified: {options.unverified_because}"
@@ -129,27 +128,10 @@ class Ingester(Generic[Store]):
     # -- conversion ---------------------------------------------------------------------------
 
     def _converter(self) -> Callable[[Any], UnifiedEvent]:
-        kind, verify = self.options.kind, self.options.verify
-        if verify is None or kind not in ("set", "events"):
-            return converter(kind, self.options.v2)
-        if kind == "set":
-
-            def from_token(text: Any) -> UnifiedEvent:
-                token = parse_compact(text)
-                verify(token)
-                return event_from_parsed(token)
-
-            return from_token
-
-        def from_record(record: Any) -> UnifiedEvent:
-            token = token_of_record(record)
-            try:
-                verify(token)
-            except Rejection as rejection:
-                raise rejection.under("/request/payload") from None
-            return event_from_record(record, token)
-
-        return from_record
+        verify, verifying = self.options.verify, self.kind.verifying
+        if verify is None or verifying is None:
+            return converter(self.kind.name, self.options.v2)
+        return verifying(verify)
 
     def _batches(
         self,
@@ -179,10 +161,10 @@ class Ingester(Generic[Store]):
             upcoming = index + 1 if batch.read >= size else index
             return line > resume_after and upcoming % producers == mine
 
-        skip = wanted if line_per_record(self.options.kind) else None
+        skip = wanted if self.kind.line_per_record else None
         with opened(local) as (stream, counter):
-            for record in iter_records(
-                name, stream, self.options.kind, max_bytes=self.options.max_bytes, wanted=skip
+            for record in self.kind.read(
+                name, stream, max_bytes=self.options.max_bytes, wanted=skip
             ):
                 if record.line <= resume_after:
                     continue
