@@ -15,11 +15,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from adapters.jsontext import json_text
 from migrate.ingest.batch import Batch, Span, sorted_rows
 from migrate.ingest.core import Ingester
 from migrate.ingest.reports import COMPLETED, INCOMPLETE, IngestOptions, LedgerRow
 from migrate.store.engine import unavailable
-from migrate.store.jsontext import dumps_json
 from migrate.store.models import Base
 from migrate.store.writes import (
     EVENT_COLUMNS,
@@ -119,7 +119,7 @@ class _PostgresWriter(_InMemoryRows):
         # unified timestamps are valid timestamptz text, JSON goes as its text.
         for i in JSON_COLUMNS:
             if values[i] is not None:
-                values[i] = dumps_json(values[i])
+                values[i] = json_text(values[i])
         return tuple(values)
 
     def prepare(self, batch: Batch) -> None:

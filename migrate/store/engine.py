@@ -8,9 +8,9 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.engine import URL, make_url
 
+from adapters.jsontext import json_text
 from migrate.defaults import DEFAULT_STORE_URL
 from migrate.errors import StoreUnavailable, one_line
-from migrate.store.jsontext import dumps_json
 from migrate.store.sqlite_native import configure_sqlite
 from migrate.store.urls import check_store_url
 
@@ -54,7 +54,7 @@ def make_engine(url: str | URL) -> Engine:
     engine = create_engine(
         parsed,
         pool_pre_ping=True,
-        json_serializer=dumps_json,
+        json_serializer=json_text,
         json_deserializer=json.loads,
     )
     if engine.dialect.name == "sqlite":

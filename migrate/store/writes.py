@@ -22,10 +22,10 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from adapters.errors import Reason, Rejection
+from adapters.jsontext import json_text
 from adapters.timefmt import format_ms
 from adapters.unified import UnifiedEvent
 from migrate.store.fingerprint import DELIVERY_OBSERVATION, delivery_fingerprint
-from migrate.store.jsontext import dumps_json
 from migrate.store.sqlite_native import stored_time
 
 if TYPE_CHECKING:
@@ -187,7 +187,7 @@ def sqlite_event(values: list[Any]) -> tuple[Any, ...]:
             values[i] = f"{text[:10]} {text[11:23]}000"
     for i in JSON_COLUMNS:
         if values[i] is not None:
-            values[i] = dumps_json(values[i])
+            values[i] = json_text(values[i])
     for i in BOOL_COLUMNS:
         if values[i] is not None:
             values[i] = int(values[i])
