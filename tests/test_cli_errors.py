@@ -6,18 +6,17 @@ from __future__ import annotations
 import contextlib
 import json
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import click
 import pytest
 from click.testing import CliRunner, Result
+from strategies import closed_port, export_claims
 
 from migrate.cli import cli
 from migrate.errors import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, EXIT_SOFTWARE, BadStoreUrl
@@ -30,18 +29,7 @@ def run(*args: str) -> Result:
 def export_lines(path: Path, count: int) -> Path:
     with path.open("w", encoding="utf-8") as out:
         for n in range(count):
-            claims = {
-                "iss": "https://v1.api.us.janrain.com/00000000-0000-0000-0000-000000000000/webhooks",
-                "iat": 1_568_312_175 + n,
-                "jti": f"jti-{n:07d}",
-                "aud": ["https://example.com/path/to/endpoint"],
-                "txn": "00000000-0000-0000-0000-000000000000",
-                "toe": 1_559_372_000 + n,
-                "events": {
-                    "entityCreated": {"entityType": "user", "sub": str(uuid.UUID(int=n + 1))}
-                },
-            }
-            out.write(json.dumps(claims) + "\n")
+            out.write(json.dumps(export_claims(n)) + "\n")
     return path
 
 
@@ -74,13 +62,6 @@ def test_a_bug_exits_70_with_one_line_and_the_traceback_only_under_debug() -> No
     assert debug.exit_code == EXIT_SOFTWARE
     assert "Traceback (most recent call last)" in debug.stderr
     assert debug.stderr.splitlines()[-1] == result.stderr.strip()
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port
 
 
 def test_an_unreachable_store_still_exits_3(tmp_path: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import threading
@@ -10,20 +9,13 @@ import threading
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
+from strategies import closed_port
 
 from adapters.jsontext import json_text
 from migrate import store
 from migrate.errors import EXIT_OPERATIONAL, exit_code_of
 from migrate.store.engine import normalize_url
 from migrate.store.sqlite_native import sqlite_file
-
-
-def closed_port() -> int:
-    """A loopback port nothing listens on (bound, then released)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port
 
 
 def test_sqlite_connections_get_wal_busy_timeout_and_foreign_keys(sqlite_url: str) -> None:

@@ -16,7 +16,7 @@ not import SQLAlchemy (the SQLite ingest process never loads it).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -360,21 +360,26 @@ def insert_deliveries(
     conn: sqlite3.Connection | sa.Connection, rows: Sequence[dict[str, Any]]
 ) -> None:
     """Store delivery rows (:func:`delivery_row`); an observation already stored adds nothing."""
-    if not rows:
-        return
-    if isinstance(conn, sqlite3.Connection):
-        conn.executemany(SQLITE_INSERT_DELIVERY, [sqlite_delivery(r) for r in rows])
-    else:
-        conn.execute(insert_ignoring_conflicts(conn, _table("deliveries")), list(rows))
+    _insert_rows(conn, "deliveries", SQLITE_INSERT_DELIVERY, sqlite_delivery, rows)
 
 
 def insert_rejects(
     conn: sqlite3.Connection | sa.Connection, rows: Sequence[dict[str, Any]]
 ) -> None:
     """Store reject rows (:func:`reject_row`); one a resumed ingest re-read lands once."""
+    _insert_rows(conn, "rejects", SQLITE_INSERT_REJECT, sqlite_reject, rows)
+
+
+def _insert_rows(
+    conn: sqlite3.Connection | sa.Connection,
+    table: str,
+    sqlite_sql: str,
+    sqlite_values: Callable[[dict[str, Any]], tuple[Any, ...]],
+    rows: Sequence[dict[str, Any]],
+) -> None:
     if not rows:
         return
     if isinstance(conn, sqlite3.Connection):
-        conn.executemany(SQLITE_INSERT_REJECT, [sqlite_reject(r) for r in rows])
+        conn.executemany(sqlite_sql, [sqlite_values(r) for r in rows])
     else:
-        conn.execute(insert_ignoring_conflicts(conn, _table("rejects")), list(rows))
+        conn.execute(insert_ignoring_conflicts(conn, _table(table)), list(rows))
