@@ -21,7 +21,7 @@ from migrate.cli.options import (
     quiet,
     v2_options,
 )
-from migrate.convert import RejectedRecord, convert_files
+from migrate.convert import OutputRefused, RejectedRecord, check_outputs, convert_files
 
 
 @contextlib.contextmanager
@@ -86,6 +86,11 @@ def convert(
     the good records still come out. A count summary follows on stderr (JSON with
     ``--format json``). Exit 1 when anything was rejected.
     """
+
+    try:
+        check_outputs(files, {"-o": output, "--rejects": rejects_path})
+    except OutputRefused as exc:
+        raise click.UsageError(str(exc)) from exc
 
     def report(rejected: RejectedRecord) -> None:
         click.echo(rejected.location(), err=True)
