@@ -457,3 +457,26 @@ def test_an_output_naming_a_directory_fails_before_any_work(option: str, tmp_pat
     assert "read 1" not in result.stderr  # no summary: nothing was read
     assert list(outdir.iterdir()) == []
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.ndjson", "out"]
+
+
+@pytest.mark.parametrize("big", [2**70 + 3, -(2**63) - 1])
+@pytest.mark.parametrize("kind", ["set", "export", "events"])
+def test_big_integers_in_claims_come_out_exact_from_every_input_kind(
+    kind: str, big: int, tmp_path: Path
+) -> None:
+    claims = dict(EXPORT_LINE, jti=f"big-{kind}", counter=big)
+    token = compact(HEADER_ALG_KID, claims)
+    line = {
+        "set": token,
+        "export": json.dumps(claims),
+        "events": json.dumps(
+            {"id": "r1", "state": "success", "attempts": 1, "request": {"payload": token}}
+        ),
+    }[kind]
+    path = tmp_path / "input.txt"
+    path.write_text(line + "\n", "utf-8")
+    result = run("convert", path, "--from", kind)
+    assert result.exit_code == 0, result.output
+    (event,) = events_of(result.stdout)
+    assert event["payload"]["counter"] == big
+    assert str(big) in result.stdout
