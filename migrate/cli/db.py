@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Callable
 from typing import Any
 
 import click
+from alembic.script.revision import RevisionError
 from alembic.util import CommandError
+from sqlalchemy.engine import make_url
 
-from migrate.cli.base import ProblemFound, db_option, emit_json, format_option
+from migrate.cli.base import (
+    ProblemFound,
+    db_option,
+    emit_json,
+    format_option,
+    stderr_is_terminal,
+)
 from migrate.store import (
     check,
     current,
@@ -36,7 +46,12 @@ def db() -> None:
     """
 
 
-def _move(db_url: str, output_format: str, move: Callable[[Any], None]) -> None:
+def _move(
+    db_url: str,
+    output_format: str,
+    move: Callable[[Any], None],
+    destroyed: dict[str, int] | None = None,
+) -> None:
     engine = open_store(db_url, upgrade=False)
     try:
         before = current(engine)
@@ -48,7 +63,10 @@ def _move(db_url: str, output_format: str, move: Callable[[Any], None]) -> None:
     finally:
         engine.dispose()
     if output_format == "json":
-        emit_json({"database": safe_url(db_url), "from": before, "to": after})
+        report: dict[str, Any] = {"database": safe_url(db_url), "from": before, "to": after}
+        if destroyed is not None:
+            report["destroyed"] = destroyed
+        emit_json(report)
     elif before == after:
         click.echo(f"{safe_url(db_url)}: already at {after or '<base>'}")
     else:
@@ -65,10 +83,55 @@ def upgrade_command(revision: str, db_url: str, output_format: str) -> None:
 
 @db.command("downgrade")
 @click.argument("revision")
+@click.option(
+    "--yes",
+    is_flag=True,
+    help="Destroy the rows the downgrade drops without asking (they are listed first).",
+)
 @store_options
-def downgrade_command(revision: str, db_url: str, output_format: str) -> None:
-    """Downgrade the store to REVISION (``base`` removes every table; their data is lost)."""
-    _move(db_url, output_format, lambda engine: downgrade(engine, revision))
+def downgrade_command(revision: str, yes: bool, db_url: str, output_format: str) -> None:
+    """Downgrade the store to REVISION ('base' removes every table; their data is lost).
+
+    A downgrade that destroys rows lists them per table and goes on only with --yes, or on a
+    terminal when you type the database's name; otherwise it exits 2 and changes nothing.
+    """
+    from migrate.store.downgrade_plan import plan_downgrade
+
+    engine = open_store(db_url, upgrade=False)
+    try:
+        plan = plan_downgrade(engine, revision)
+    except (CommandError, RevisionError) as exc:
+        raise click.UsageError(str(exc)) from exc
+    finally:
+        engine.dispose()
+    if plan.rows:
+        _confirm_destruction(db_url, revision, plan.describe(), yes=yes)
+    _move(db_url, output_format, lambda e: downgrade(e, revision), destroyed=plan.destroyed)
+
+
+def _confirm_destruction(db_url: str, revision: str, lines: list[str], *, yes: bool) -> None:
+    if yes:
+        click.echo(f"{safe_url(db_url)}: downgrading to {revision} destroys:", err=True)
+        for line in lines:
+            click.echo(f"  {line}", err=True)
+        return
+    click.echo(f"{safe_url(db_url)}: downgrading to {revision} would destroy:", err=True)
+    for line in lines:
+        click.echo(f"  {line}", err=True)
+    if not (sys.stdin.isatty() and stderr_is_terminal()):
+        raise click.UsageError("nothing was changed; pass --yes to destroy these rows")
+    name = confirmation_word(db_url)
+    answer = click.prompt(
+        f"type {name} to go on", default="", show_default=False, err=True, prompt_suffix=": "
+    )
+    if answer.strip() != name:
+        raise click.UsageError("not confirmed; nothing was changed")
+
+
+def confirmation_word(db_url: str) -> str:
+    """What a user types to confirm: the database's name (a SQLite file's own name)."""
+    database = make_url(db_url).database
+    return os.path.basename(database) if database and database != ":memory:" else "yes"
 
 
 def _current_revision(db_url: str) -> str | None:
