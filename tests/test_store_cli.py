@@ -198,7 +198,7 @@ def _on_a_terminal(args: list[str], answer: str) -> tuple[int, str]:
 def test_a_relative_downgrade_that_destroys_rows_asks_too(sqlite_url: str) -> None:
     _store_with_one_event(sqlite_url)
     steps = len(store.revisions())
-    refused = db("downgrade", f"-{steps}", "--db", sqlite_url)
+    refused = db("downgrade", "--db", sqlite_url, "--", f"-{steps}")
     assert refused.exit_code == 2, refused.output
     assert "events: 1 row" in refused.stderr
     assert store.current(sqlite_url) == store.head()
