@@ -150,3 +150,75 @@ def test_an_invalid_config_file_exits_1(tmp_path: Path) -> None:
     )
     assert result.exit_code == 1
     assert "unknown v2 kind" in result.stderr
+
+
+def _create(rig: object, config: Path, *extra: str) -> object:
+    return CliRunner().invoke(
+        cli,
+        ["api", "subscriptions", "create", "--from-v2", str(config), "--format", "json", *extra],
+        env=rig.env(),  # type: ignore[attr-defined]
+    )
+
+
+def test_creating_the_same_subscription_twice_reuses_the_first(tmp_path: Path) -> None:
+    config = tmp_path / "v2.json"
+    config.write_text(json.dumps({**V2, "v3_endpoint": "https://new.example/v3"}))
+    with make_rig(tmp_path) as rig:
+        first = _create(rig, config)
+        assert first.exit_code == 0, first.output  # type: ignore[attr-defined]
+        sid = json.loads(first.stdout)["id"]  # type: ignore[attr-defined]
+        before = set(rig.sim.world.subscriptions)
+        again = _create(rig, config)
+        assert again.exit_code == 0, again.output  # type: ignore[attr-defined]
+        assert json.loads(again.stdout)["id"] == sid  # type: ignore[attr-defined]
+        assert f"subscription {sid} already" in again.stderr  # type: ignore[attr-defined]
+        assert "--allow-duplicate" in again.stderr  # type: ignore[attr-defined]
+        assert set(rig.sim.world.subscriptions) == before  # nothing created
+        # An event is delivered once to the new endpoint, not twice.
+        watched = claims("entityUpdated", attributes=["email"])["events"]
+        assert len(rig.sim.world.publish(watched)) == 2  # the seeded catch-all and ours
+
+
+def test_allow_duplicate_creates_another(tmp_path: Path) -> None:
+    config = tmp_path / "v2.json"
+    config.write_text(json.dumps({**V2, "v3_endpoint": "https://new.example/v3"}))
+    with make_rig(tmp_path) as rig:
+        first = json.loads(_create(rig, config).stdout)["id"]  # type: ignore[attr-defined]
+        second = _create(rig, config, "--allow-duplicate")
+        assert second.exit_code == 0, second.output  # type: ignore[attr-defined]
+        assert json.loads(second.stdout)["id"] != first  # type: ignore[attr-defined]
+
+
+def test_another_endpoint_or_filter_is_not_a_duplicate(tmp_path: Path) -> None:
+    config = tmp_path / "v2.json"
+    config.write_text(json.dumps({**V2, "v3_endpoint": "https://new.example/v3"}))
+    other_kinds = tmp_path / "v2-add.json"
+    other_kinds.write_text(
+        json.dumps({**V2, "kinds": ["ADD"], "v3_endpoint": "https://new.example/v3"})
+    )
+    with make_rig(tmp_path) as rig:
+        ids = {json.loads(_create(rig, config).stdout)["id"]}  # type: ignore[attr-defined]
+        ids.add(json.loads(_create(rig, other_kinds).stdout)["id"])  # type: ignore[attr-defined]
+        moved = _create(rig, config, "--endpoint", "https://other.example/v3")
+        ids.add(json.loads(moved.stdout)["id"])  # type: ignore[attr-defined]
+        assert len(ids) == 3
+
+
+def test_a_duplicate_match_ignores_a_trailing_slash_and_key_order() -> None:
+    body = convert().body
+    existing = {**body, "id": "s1", "endpoint": body["endpoint"] + "/"}
+    existing["filter"] = json.loads(json.dumps(body["filter"], sort_keys=True))
+    assert (
+        subs.find_same([{"id": "s0", "endpoint": "https://x.example"}, existing], body) == existing
+    )
+    assert subs.find_same([existing], {**body, "endpoint": "https://x.example/v3"}) is None
+
+
+def test_create_without_an_endpoint_is_a_usage_error(tmp_path: Path) -> None:
+    config = tmp_path / "v2.json"
+    config.write_text(json.dumps(V2))
+    result = CliRunner().invoke(
+        cli, ["api", "subscriptions", "create", "--from-v2", str(config), "--dry-run"]
+    )
+    assert result.exit_code == 2, result.output
+    assert "--endpoint" in result.stderr

@@ -485,6 +485,11 @@ def _subscription_line(sub: dict[str, Any]) -> str:
 @click.option("--title", help="Subscription title (2-200 characters).")
 @click.option("--disabled", is_flag=True, help="Create it disabled (no delivery yet).")
 @click.option("--dry-run", is_flag=True, help="Show the v3 body; create nothing, call no API.")
+@click.option(
+    "--allow-duplicate",
+    is_flag=True,
+    help="Create it even when a subscription with the same endpoint and filter exists.",
+)
 @connection(subscription=False, lazy=True)
 @json_format
 def subscriptions_create(
@@ -493,6 +498,7 @@ def subscriptions_create(
     title: str | None,
     disabled: bool,
     dry_run: bool,
+    allow_duplicate: bool,
     connect: Callable[[], ApiClient],
     output_format: str,
 ) -> None:
@@ -517,6 +523,8 @@ def subscriptions_create(
             )
         except subs_api.V2ConfigError as exc:
             where = f"{config.name}" + (f"[{n}]" if isinstance(data, list) else "")
+            if isinstance(exc, subs_api.NoEndpoint):
+                raise click.UsageError(f"{where}: {exc}") from exc
             raise ProblemFound(f"{where}: {exc}") from exc
         for warning in conversion.warnings:
             warn(warning)
@@ -525,10 +533,27 @@ def subscriptions_create(
         emit_json(bodies if isinstance(data, list) else bodies[0])
         return
     client = connect()
-    created = [subs_api.create_subscription(client, body) for body in bodies]
-    lines = (
-        f"created subscription {subs_api.subscription_id_of(s)}: {s.get('title')}" for s in created
-    )
+    existing = [] if allow_duplicate else subs_api.existing_subscriptions(client)
+    created = []
+    lines = []
+    for body in bodies:
+        same = subs_api.find_same(existing, body)
+        if same is not None:
+            sid = subs_api.subscription_id_of(same)
+            warn(
+                f"subscription {sid} already delivers to {body['endpoint']} with this filter: "
+                "reused, nothing created (--allow-duplicate creates another, and every event "
+                "would then be delivered twice)"
+            )
+            if body.get("enabled") and not same.get("enabled"):
+                warn(f"subscription {sid} is disabled: enable it to begin delivery")
+            created.append(same)
+            lines.append(f"reused subscription {sid}: {same.get('title')}")
+            continue
+        new = subs_api.create_subscription(client, body)
+        existing.append(new)
+        created.append(new)
+        lines.append(f"created subscription {subs_api.subscription_id_of(new)}: {new.get('title')}")
     emit(output_format, created if isinstance(data, list) else created[0], lines)
 
 
