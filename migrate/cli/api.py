@@ -149,7 +149,10 @@ def api_errors(func: F) -> F:
 def opened_store(db_url: str, no_upgrade: bool) -> Iterator[Any]:
     # Imported here: commands that never touch the store do not pay for SQLAlchemy.
     from migrate.api.persist import StoreSink
+    from migrate.cli.store_ready import require_store
 
+    if no_upgrade:
+        require_store(db_url)
     sink = StoreSink.open(db_url, upgrade=not no_upgrade)
     try:
         yield sink

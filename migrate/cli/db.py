@@ -29,6 +29,7 @@ from migrate.store import (
     safe_url,
     upgrade,
 )
+from migrate.store.presence import missing_sqlite_file
 
 F = Callable[..., Any]
 
@@ -135,6 +136,8 @@ def confirmation_word(db_url: str) -> str:
 
 
 def _current_revision(db_url: str) -> str | None:
+    if missing_sqlite_file(db_url) is not None:
+        return None  # connecting would create the file: a missing store is at no revision
     engine = open_store(db_url, upgrade=False)
     try:
         return current(engine)
@@ -148,6 +151,7 @@ def current_command(db_url: str, output_format: str) -> None:
     """Show the store's revision and whether it is the newest."""
     revision = _current_revision(db_url)
     newest = head()
+    missing = missing_sqlite_file(db_url)
     if output_format == "json":
         emit_json(
             {
@@ -156,6 +160,11 @@ def current_command(db_url: str, output_format: str) -> None:
                 "head": newest,
                 "at_head": revision == newest,
             }
+        )
+    elif missing is not None:
+        click.echo(
+            f"<base> (no store: {missing} does not exist, nothing was created; head is {newest}: "
+            "run webhooks-migrate db upgrade)"
         )
     elif revision == newest:
         click.echo(f"{revision} (head)")
@@ -167,11 +176,18 @@ def current_command(db_url: str, output_format: str) -> None:
 @store_options
 def check_command(db_url: str, output_format: str) -> None:
     """Compare the models with the migrated store; exit 1 listing each difference."""
-    engine = open_store(db_url, upgrade=False)
-    try:
-        differences = check(engine)
-    finally:
-        engine.dispose()
+    missing = missing_sqlite_file(db_url)
+    if missing is not None:
+        differences = [
+            f"no store: {missing} does not exist (nothing was created), so it is not at head "
+            f"{head()}: run webhooks-migrate db upgrade"
+        ]
+    else:
+        engine = open_store(db_url, upgrade=False)
+        try:
+            differences = check(engine)
+        finally:
+            engine.dispose()
     if output_format == "json":
         emit_json(
             {"database": safe_url(db_url), "clean": not differences, "differences": differences}

@@ -8,6 +8,7 @@ import click
 
 from migrate.cli.base import ProblemFound, db_option, emit_json, format_option, stderr_is_terminal
 from migrate.cli.options import input_files, make_v2_options, max_record_bytes, quiet, v2_options
+from migrate.cli.store_ready import require_store
 from migrate.convert import RejectedRecord
 from migrate.defaults import AUDIENCE_ENV, ISSUER_ENV, JWKS_ENV
 from migrate.ingest import INGEST_KINDS, NO_KEY_SOURCE, IngestOptions, IngestReport, ingest_store
@@ -129,6 +130,8 @@ def ingest(
         max_bytes=max_record_bytes,
         on_reject=report_reject,
     )
+    if no_upgrade and not dry_run:
+        require_store(db_url)  # "run db upgrade", not "no such table"
     report = ingest_store(db_url, files, options, upgrade=not no_upgrade)
     if output_format == "json":
         emit_json(report.to_json() | {"dry_run": dry_run})
