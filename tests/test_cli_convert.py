@@ -480,3 +480,10 @@ def test_big_integers_in_claims_come_out_exact_from_every_input_kind(
     (event,) = events_of(result.stdout)
     assert event["payload"]["counter"] == big
     assert str(big) in result.stdout
+
+
+@pytest.mark.parametrize("spelling", ["add", "Add", "ADD"])
+def test_v2_kind_is_case_insensitive(spelling: str) -> None:
+    result = run("convert", V2_FILE, "--from", "v2", "--v2-kind", spelling)
+    assert result.exit_code == 0, result.output
+    assert [e["event_type"] for e in events_of(result.stdout)] == ["entityCreated"]

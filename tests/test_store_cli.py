@@ -69,7 +69,7 @@ def test_check_exits_1_listing_each_difference(db_url: str) -> None:
     (line,) = result.stdout.splitlines()
     assert line.startswith("column summaries.note (INTEGER")  # INTEGER(11) on MariaDB
     assert line.endswith(") is in the database but not in the models")
-    assert result.stderr == "Error: 1 difference(s) between the models and the store\n"
+    assert result.stderr == "Error: 1 difference between the models and the store\n"
 
     report = as_json(db("check", "--db", db_url, "--format", "json"))
     assert report["clean"] is False

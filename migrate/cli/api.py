@@ -33,6 +33,7 @@ from migrate.cli.base import (
     format_option,
     one_line,
 )
+from migrate.words import counted
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -348,7 +349,8 @@ def exports_download(
         "ingest": None if counts is None else _counts_json(counts),
     }
     lines = [
-        f"{saved.path}: {saved.lines} lines, {saved.bytes} bytes, ETag {saved.etag or '(none)'}"
+        f"{saved.path}: {counted(saved.lines, 'line')}, {counted(saved.bytes, 'byte')}, "
+        f"ETag {saved.etag or '(none)'}"
     ]
     if counts is not None:
         lines.append(_counts_text(counts))
@@ -386,7 +388,11 @@ def events() -> None:
 
 @events.command("list")
 @connection()
-@click.option("--state", help="Only events in this state (success, retrying, failure, ...).")
+@click.option(
+    "--state",
+    type=click.Choice(["success", "retrying", "failure"], case_sensitive=False),
+    help="Only events in this delivery state.",
+)
 @click.option("--limit", type=click.IntRange(min=1), help="At most this many events.")
 @json_format
 def events_list(

@@ -22,6 +22,7 @@ from migrate.cli.options import (
     v2_options,
 )
 from migrate.convert import OutputRefused, RejectedRecord, check_outputs, convert_files
+from migrate.words import counted
 
 
 @contextlib.contextmanager
@@ -80,11 +81,11 @@ def convert(
     quiet: bool,
     output_format: str,
 ) -> None:
-    """Convert FILE... (``-`` for stdin, ``.gz`` accepted) to unified events as NDJSON.
+    """Convert FILE... ('-' for stdin, '.gz' accepted) to unified events as NDJSON.
 
-    Each rejected record is reported on stderr as ``file:line: pointer: message (reason)``;
+    Each rejected record is reported on stderr as 'file:line: pointer: message (reason)';
     the good records still come out. A count summary follows on stderr (JSON with
-    ``--format json``). Exit 1 when anything was rejected.
+    '--format json'). Exit 1 when anything was rejected.
     """
 
     try:
@@ -121,4 +122,4 @@ def convert(
     else:
         click.echo(counts.summary(), err=True)
     if counts.rejected:
-        raise ProblemFound(f"{counts.rejected} of {counts.read} records rejected")
+        raise ProblemFound(f"{counts.rejected} of {counted(counts.read, 'record')} rejected")

@@ -30,6 +30,7 @@ from migrate.store import (
     upgrade,
 )
 from migrate.store.presence import missing_sqlite_file
+from migrate.words import counted
 
 F = Callable[..., Any]
 
@@ -42,7 +43,7 @@ def store_options(func: F) -> F:
 def db() -> None:
     """Create, upgrade and check the store's schema (Alembic migrations).
 
-    CI: ``webhooks-migrate db upgrade && webhooks-migrate db check`` on a scratch database
+    CI: 'webhooks-migrate db upgrade && webhooks-migrate db check' on a scratch database
     fails (exit 1) when the models and the migrations disagree.
     """
 
@@ -196,7 +197,9 @@ def check_command(db_url: str, output_format: str) -> None:
         for difference in differences:
             click.echo(difference)
     if differences:
-        raise ProblemFound(f"{len(differences)} difference(s) between the models and the store")
+        raise ProblemFound(
+            f"{counted(len(differences), 'difference')} between the models and the store"
+        )
     if output_format == "text":
         click.echo(f"models and migrations agree (revision {head()})")
 

@@ -12,6 +12,7 @@ from migrate.cli.store_ready import require_store
 from migrate.convert import RejectedRecord
 from migrate.defaults import AUDIENCE_ENV, ISSUER_ENV, JWKS_ENV
 from migrate.ingest import INGEST_KINDS, NO_KEY_SOURCE, IngestOptions, IngestReport, ingest_store
+from migrate.words import counted
 
 if TYPE_CHECKING:
     from migrate.verify.verifier import Verifier
@@ -25,7 +26,7 @@ def _verifier(jwks: str, issuer: str | None, audience: str | None) -> Verifier:
     try:
         return build_verifier(jwks, issuer=issuer, audience=audience)
     except KeyFetchError as exc:
-        raise OperationalFailure(f"cannot fetch the JWKS: {exc}") from exc
+        raise OperationalFailure(str(exc)) from exc  # it says what it could not fetch
     except KeySourceError as exc:
         raise click.BadParameter(str(exc), param_hint="--jwks") from exc
 
@@ -50,7 +51,13 @@ def _text_report(report: IngestReport) -> None:
 
 @click.command()
 @input_files
-@click.option("--from", "kind", required=True, type=click.Choice(INGEST_KINDS))
+@click.option(
+    "--from",
+    "kind",
+    required=True,
+    type=click.Choice(INGEST_KINDS),
+    help="v2 notifications, set tokens, bulk-export lines, or events-store records.",
+)
 @db_option
 @click.option("--no-upgrade", is_flag=True, help="Do not bring the store to the newest revision.")
 @click.option("--etag", help="The download's ETag: a completed file with this ETag is skipped.")
@@ -138,4 +145,4 @@ def ingest(
     else:
         _text_report(report)
     if report.rejected:
-        raise ProblemFound(f"{report.rejected} of {report.read} records rejected")
+        raise ProblemFound(f"{report.rejected} of {counted(report.read, 'record')} rejected")

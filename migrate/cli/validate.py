@@ -7,6 +7,7 @@ import click
 from migrate.cli.base import ProblemFound, emit_json, format_option
 from migrate.cli.options import input_files, max_record_bytes
 from migrate.validate import VALIDATE_KINDS, Problem, validate_files
+from migrate.words import counted
 
 
 @click.command()
@@ -23,7 +24,7 @@ from migrate.validate import VALIDATE_KINDS, Problem, validate_files
 def validate(files: tuple[str, ...], kind: str, max_record_bytes: int, output_format: str) -> None:
     """Check FILE... against the JSON Schema for KIND.
 
-    Prints each problem as ``file:line: JSON-pointer: message`` (text) or a JSON report.
+    Prints each problem as 'file:line: JSON-pointer: message' (text) or a JSON report.
     Exit 1 when any record is invalid.
     """
     found: list[Problem] = []
@@ -47,9 +48,12 @@ def validate(files: tuple[str, ...], kind: str, max_record_bytes: int, output_fo
         )
     else:
         click.echo(
-            f"{counts.records} records checked, {counts.invalid} invalid, "
-            f"{counts.problems} problems",
+            f"{counted(counts.records, 'record')} checked, {counts.invalid} invalid, "
+            f"{counted(counts.problems, 'problem')}",
             err=True,
         )
     if counts.invalid:
-        raise ProblemFound(f"{counts.invalid} of {counts.records} records are invalid")
+        raise ProblemFound(
+            f"{counts.invalid} of {counted(counts.records, 'record')} "
+            f"{'is' if counts.invalid == 1 else 'are'} invalid"
+        )
