@@ -156,15 +156,20 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def _load_claims(raw_claims: bytes) -> Any:
+def _load_claims(
+    raw_claims: bytes,
+    _fast: Callable[[bytes], Any] = orjson.loads,
+    _digits: bytes = _DIGIT_CLASS,
+    _run: bytes = _LONG_DIGITS,
+) -> Any:
     """The claims JSON, for both paths: a change to how claims are read applies to both.
 
     Raises ``ValueError`` for what is not JSON. Integers are exact, whatever their size; the
     exact path refuses what orjson refuses (``NaN``, lone surrogates) and keeps the last of
     duplicate names, as orjson does.
     """
-    if _LONG_DIGITS not in raw_claims.translate(_DIGIT_CLASS):
-        return orjson.loads(raw_claims)
+    if raw_claims.translate(_digits).find(_run) < 0:  # defaults: no global look-ups per token
+        return _fast(raw_claims)
     text = raw_claims.decode("utf-8")  # UnicodeDecodeError is a ValueError
     try:
         claims = json.loads(text, parse_constant=_refuse_constant)
