@@ -84,6 +84,35 @@ def existing_subscriptions(client: ApiClient) -> list[dict[str, Any]]:
     return found
 
 
+@dataclass(frozen=True, slots=True)
+class Placed:
+    """A subscription asked for: the one created, or the existing one reused in its place."""
+
+    subscription: dict[str, Any]
+    reused: bool
+
+
+def create_unless_present(
+    client: ApiClient, bodies: list[dict[str, Any]], *, allow_duplicate: bool = False
+) -> list[Placed]:
+    """Create each of ``bodies`` unless a subscription with its endpoint and filter exists.
+
+    Such a subscription is reused (nothing is created): two would deliver every event twice.
+    ``allow_duplicate`` creates them all regardless. Bodies that are alike are created once.
+    """
+    existing = [] if allow_duplicate else existing_subscriptions(client)
+    placed = []
+    for body in bodies:
+        same = None if allow_duplicate else find_same(existing, body)
+        if same is not None:
+            placed.append(Placed(same, reused=True))
+            continue
+        created = create_subscription(client, body)
+        existing.append(created)
+        placed.append(Placed(created, reused=False))
+    return placed
+
+
 def update_subscription(client: ApiClient, sid: str, patch: Mapping[str, Any]) -> dict[str, Any]:
     current = client.get_json(client.url(paths.subscription(sid)))
     url = client.link_or(current, "self", paths.subscription(sid))

@@ -542,27 +542,23 @@ def subscriptions_create(
         emit_json(bodies if isinstance(data, list) else bodies[0])
         return
     client = connect()
-    existing = [] if allow_duplicate else subs_api.existing_subscriptions(client)
-    created = []
+    placed = subs_api.create_unless_present(client, bodies, allow_duplicate=allow_duplicate)
     lines = []
-    for body in bodies:
-        same = subs_api.find_same(existing, body)
-        if same is not None:
-            sid = subs_api.subscription_id_of(same)
-            warn(
-                f"subscription {sid} already delivers to {body['endpoint']} with this filter: "
-                "reused, nothing created (--allow-duplicate creates another, and every event "
-                "would then be delivered twice)"
-            )
-            if body.get("enabled") and not same.get("enabled"):
-                warn(f"subscription {sid} is disabled: enable it to begin delivery")
-            created.append(same)
-            lines.append(f"reused subscription {sid}: {same.get('title')}")
+    for body, p in zip(bodies, placed, strict=True):
+        sid = subs_api.subscription_id_of(p.subscription)
+        title = p.subscription.get("title")
+        if not p.reused:
+            lines.append(f"created subscription {sid}: {title}")
             continue
-        new = subs_api.create_subscription(client, body)
-        existing.append(new)
-        created.append(new)
-        lines.append(f"created subscription {subs_api.subscription_id_of(new)}: {new.get('title')}")
+        warn(
+            f"subscription {sid} already delivers to {body['endpoint']} with this filter: "
+            "reused, nothing created (--allow-duplicate creates another, and every event "
+            "would then be delivered twice)"
+        )
+        if body.get("enabled") and not p.subscription.get("enabled"):
+            warn(f"subscription {sid} is disabled: enable it to begin delivery")
+        lines.append(f"reused subscription {sid}: {title}")
+    created = [p.subscription for p in placed]
     emit(output_format, created if isinstance(data, list) else created[0], lines)
 
 
