@@ -144,9 +144,43 @@ _set_signing_input: Any = ParsedToken.__dict__["signing_input"].__set__
 _set_signature: Any = ParsedToken.__dict__["signature"].__set__
 
 
-def _load_claims(raw_claims: bytes) -> Any:
-    """The claims JSON, for both paths: a change to how claims are read applies to both."""
-    return orjson.loads(raw_claims)
+# orjson reads integers outside 64 bits as floats, silently. Every such integer has a run of at
+# least 19 digits (-9223372036854775809 is the shortest), so claims with such a run are read by
+# the stdlib, which keeps integers exact. Finding the run is one C-speed translate of the claims
+# (about 2% of verifying a token, see bench/verify.py); a real token's claims never have one.
+_DIGIT_CLASS = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
+_LONG_DIGITS = b"0" * 19
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _load_claims(
+    raw_claims: bytes,
+    _fast: Callable[[bytes], Any] = orjson.loads,
+    _digits: bytes = _DIGIT_CLASS,
+    _run: bytes = _LONG_DIGITS,
+) -> Any:
+    """The claims JSON, for both paths: a change to how claims are read applies to both.
+
+    Raises ``ValueError`` for what is not JSON. Integers are exact, whatever their size; the
+    exact path refuses what orjson refuses (``NaN``, lone surrogates) and keeps the last of
+    duplicate names, as orjson does.
+    """
+    if raw_claims.translate(_digits).find(_run) < 0:  # defaults: no global look-ups per token
+        return _fast(raw_claims)
+    text = raw_claims.decode("utf-8")  # UnicodeDecodeError is a ValueError
+    try:
+        claims = json.loads(text, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise ValueError("nested too deeply to read") from None
+    if "\\u" in text:
+        try:  # a lone surrogate decodes, but nothing can write it out again
+            json.dumps(claims, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("a \\u escape encodes a lone surrogate") from None
+    return claims
 
 
 def _decode_clean_stdlib(raw: bytes, first: int, second: int) -> tuple[bytes, bytes]:
@@ -233,7 +267,7 @@ def _parse_general(text: str) -> ParsedToken:
     try:
         # RFC 7519 §4: a parser may keep the last of duplicate claim names; orjson does.
         claims = _load_claims(raw_claims)
-    except orjson.JSONDecodeError as exc:
+    except ValueError as exc:  # orjson.JSONDecodeError is one
         raise Rejection(Reason.BAD_TOKEN, "/claims", f"claims are not JSON: {exc}") from None
     if not isinstance(claims, dict):
         raise Rejection(Reason.BAD_TOKEN, "/claims", "claims are not a JSON object")

@@ -79,6 +79,41 @@ def event_line(event: UnifiedEvent) -> bytes:
         raise Rejection(Reason.ENCODING, "", f"cannot be written as JSON: {exc}") from None
 
 
+class OutputRefused(ValueError):
+    """An output that would destroy an input or cannot be written: known before reading."""
+
+
+def check_outputs(inputs: Iterable[str], outputs: dict[str, str | None]) -> None:
+    """Refuse outputs that name a directory, an input file, or each other; before any reading.
+
+    ``outputs`` maps the option that named each output (``-o``) to its path (``None`` or ``-``
+    for stdout, which is never checked). Raises :class:`OutputRefused` with one line.
+    """
+    named = {option: path for option, path in outputs.items() if path not in (None, "-")}
+    seen: dict[str, str] = {}
+    for option, path in named.items():
+        assert path is not None
+        if os.path.isdir(path):
+            raise OutputRefused(f"{option} {path}: is a directory; name a file to write")
+        real = os.path.realpath(path)
+        if real in seen:
+            raise OutputRefused(f"{option} {path}: is also the {seen[real]} file; name another")
+        seen[real] = option
+        for source in inputs:
+            if source != "-" and os.path.exists(source) and _same_file(source, path):
+                raise OutputRefused(
+                    f"{option} {path}: is also an input ({source}); writing it would replace "
+                    "what is being read: name another file"
+                )
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # b does not exist yet: then it is no input
+        return False
+
+
 def convert_files(
     paths: Iterable[str],
     kind: str,

@@ -190,3 +190,13 @@ def test_listed_events_ingest_with_verified_signatures(rig: Rig, tmp_path: Path)
     assert (report["read"], report["inserted"], report["rejected"]) == (total, total, 0)
     assert report["signatures_verified"] is True
     assert rig.count("deliveries") == total
+
+
+def test_an_unknown_event_state_is_a_usage_error(rig: Rig) -> None:
+    result = api(rig, "events", "list", "--state", "bogus")
+    assert result.exit_code == 2, result.output
+    assert "bogus" in result.stderr
+    known = api(rig, "events", "list", "--state", "FAILURE", "--format", "json")
+    assert known.exit_code == 0, known.output
+    states = {e["state"] for e in json.loads(known.stdout)["_embedded"]["events"]}
+    assert states <= {"failure"}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
 import urllib.request
@@ -120,3 +122,52 @@ def test_the_simulate_command_serves_until_stopped(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def _start_simulator(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WEBHOOKS_MIGRATE_")}
+    (tmp_path / "tmp").mkdir(exist_ok=True)
+    env["TMPDIR"] = str(tmp_path / "tmp")  # where the secret folder goes
+    return subprocess.Popen(
+        [sys.executable, "-m", "migrate", "simulate", "api", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_the_simulator_removes_its_secret_folder_on_exit(tmp_path: Path, stop: int) -> None:
+    proc = _start_simulator(tmp_path, "--port", "0")
+    try:
+        assert proc.stdout is not None
+        lines = [proc.stdout.readline() for _ in range(7)]
+        secret_line = next(line for line in lines if "CLIENT_SECRET_FILE=" in line)
+        secret_file = Path(secret_line.strip().split("=", 1)[1])
+        assert secret_file.exists()
+        proc.send_signal(stop)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+    assert not secret_file.exists()
+    assert not secret_file.parent.exists()
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_a_port_in_use_is_named(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = _start_simulator(tmp_path, "--host", "127.0.0.1", "--port", str(port))
+        _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 3, stderr
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, stderr
+    assert f"127.0.0.1:{port}" in lines[0]
+    assert "in use" in lines[0]
+    assert list((tmp_path / "tmp").iterdir()) == []  # no secret folder left behind

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 from jsonschema import Draft7Validator
-from test_api_support import make_rig
+from test_api_support import Rig, make_rig
 
 from migrate.api import subscriptions as subs
 from migrate.cli import cli
@@ -150,3 +150,86 @@ def test_an_invalid_config_file_exits_1(tmp_path: Path) -> None:
     )
     assert result.exit_code == 1
     assert "unknown v2 kind" in result.stderr
+
+
+def _create(rig: Rig, config: Path, *extra: str) -> Result:
+    return CliRunner().invoke(
+        cli,
+        ["api", "subscriptions", "create", "--from-v2", str(config), "--format", "json", *extra],
+        env=rig.env(),
+    )
+
+
+def test_creating_the_same_subscription_twice_reuses_the_first(tmp_path: Path) -> None:
+    config = tmp_path / "v2.json"
+    config.write_text(json.dumps({**V2, "v3_endpoint": "https://new.example/v3"}))
+    with make_rig(tmp_path) as rig:
+        first = _create(rig, config)
+        assert first.exit_code == 0, first.output
+        sid = json.loads(first.stdout)["id"]
+        before = set(rig.sim.world.subscriptions)
+        again = _create(rig, config)
+        assert again.exit_code == 0, again.output
+        assert json.loads(again.stdout)["id"] == sid
+        assert f"subscription {sid} already" in again.stderr
+        assert "--allow-duplicate" in again.stderr
+        assert set(rig.sim.world.subscriptions) == before  # nothing created
+        # An event is delivered once to the new endpoint, not twice.
+        watched = claims("entityUpdated", attributes=["email"])["events"]
+        assert len(rig.sim.world.publish(watched)) == 2  # the seeded catch-all and ours
+
+
+def test_allow_duplicate_creates_another(tmp_path: Path) -> None:
+    config = tmp_path / "v2.json"
+    config.write_text(json.dumps({**V2, "v3_endpoint": "https://new.example/v3"}))
+    with make_rig(tmp_path) as rig:
+        first = json.loads(_create(rig, config).stdout)["id"]
+        second = _create(rig, config, "--allow-duplicate")
+        assert second.exit_code == 0, second.output
+        assert json.loads(second.stdout)["id"] != first
+
+
+def test_another_endpoint_or_filter_is_not_a_duplicate(tmp_path: Path) -> None:
+    config = tmp_path / "v2.json"
+    config.write_text(json.dumps({**V2, "v3_endpoint": "https://new.example/v3"}))
+    other_kinds = tmp_path / "v2-add.json"
+    other_kinds.write_text(
+        json.dumps({**V2, "kinds": ["ADD"], "v3_endpoint": "https://new.example/v3"})
+    )
+    with make_rig(tmp_path) as rig:
+        ids = {json.loads(_create(rig, config).stdout)["id"]}
+        ids.add(json.loads(_create(rig, other_kinds).stdout)["id"])
+        moved = _create(rig, config, "--endpoint", "https://other.example/v3")
+        ids.add(json.loads(moved.stdout)["id"])
+        assert len(ids) == 3
+
+
+def test_a_duplicate_match_ignores_a_trailing_slash_and_key_order() -> None:
+    body = convert().body
+    existing = {**body, "id": "s1", "endpoint": body["endpoint"] + "/"}
+    existing["filter"] = json.loads(json.dumps(body["filter"], sort_keys=True))
+    assert (
+        subs.find_same([{"id": "s0", "endpoint": "https://x.example"}, existing], body) == existing
+    )
+    assert subs.find_same([existing], {**body, "endpoint": "https://x.example/v3"}) is None
+
+
+def test_create_without_an_endpoint_is_a_usage_error(tmp_path: Path) -> None:
+    config = tmp_path / "v2.json"
+    config.write_text(json.dumps(V2))
+    result = CliRunner().invoke(
+        cli, ["api", "subscriptions", "create", "--from-v2", str(config), "--dry-run"]
+    )
+    assert result.exit_code == 2, result.output
+    assert "--endpoint" in result.stderr
+
+
+def test_a_reused_subscription_that_is_disabled_is_warned_about(tmp_path: Path) -> None:
+    config = tmp_path / "v2.json"
+    config.write_text(json.dumps({**V2, "v3_endpoint": "https://new.example/v3"}))
+    with make_rig(tmp_path) as rig:
+        sid = json.loads(_create(rig, config, "--disabled").stdout)["id"]
+        again = _create(rig, config)
+        assert again.exit_code == 0, again.output
+        assert json.loads(again.stdout)["id"] == sid
+        assert f"subscription {sid} is disabled" in again.stderr

@@ -419,3 +419,71 @@ def test_nothing_is_lost_on_the_way_through(tmp_path: Path) -> None:
     (event,) = events_of(result.stdout)
     assert event["payload"] == line
     assert str(big) in result.stdout  # written as the integer it is, not as a float
+
+
+@pytest.mark.parametrize("option", ["-o", "--rejects"])
+def test_an_output_onto_an_input_file_is_refused_before_reading(
+    option: str, tmp_path: Path
+) -> None:
+    source = tmp_path / "export.ndjson"
+    source.write_bytes(EXPORT_FILE.read_bytes())
+    before = source.read_bytes()
+    # Named another way (a relative path through its directory), it is still the same file.
+    alias = tmp_path / "." / "export.ndjson"
+    result = run("convert", source, "--from", "export", option, alias)
+    assert result.exit_code == 2, result.output
+    assert source.read_bytes() == before
+    assert "is also an input" in result.stderr
+    assert result.stdout == ""
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["export.ndjson"]
+
+
+def test_output_and_rejects_naming_one_file_is_refused(tmp_path: Path) -> None:
+    out = tmp_path / "both.ndjson"
+    result = run("convert", EXPORT_FILE, "--from", "export", "-o", out, "--rejects", out)
+    assert result.exit_code == 2, result.output
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("option", ["-o", "--rejects"])
+def test_an_output_naming_a_directory_fails_before_any_work(option: str, tmp_path: Path) -> None:
+    big = tmp_path / "big.ndjson"
+    big.write_text(json.dumps(EXPORT_LINE) + "\n", "utf-8")
+    outdir = tmp_path / "out"
+    outdir.mkdir()
+    result = run("convert", big, "--from", "export", option, outdir)
+    assert result.exit_code == 2, result.output
+    assert "is a directory" in result.stderr
+    assert "read 1" not in result.stderr  # no summary: nothing was read
+    assert list(outdir.iterdir()) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.ndjson", "out"]
+
+
+@pytest.mark.parametrize("big", [2**70 + 3, -(2**63) - 1])
+@pytest.mark.parametrize("kind", ["set", "export", "events"])
+def test_big_integers_in_claims_come_out_exact_from_every_input_kind(
+    kind: str, big: int, tmp_path: Path
+) -> None:
+    claims = dict(EXPORT_LINE, jti=f"big-{kind}", counter=big)
+    token = compact(HEADER_ALG_KID, claims)
+    line = {
+        "set": token,
+        "export": json.dumps(claims),
+        "events": json.dumps(
+            {"id": "r1", "state": "success", "attempts": 1, "request": {"payload": token}}
+        ),
+    }[kind]
+    path = tmp_path / "input.txt"
+    path.write_text(line + "\n", "utf-8")
+    result = run("convert", path, "--from", kind)
+    assert result.exit_code == 0, result.output
+    (event,) = events_of(result.stdout)
+    assert event["payload"]["counter"] == big
+    assert str(big) in result.stdout
+
+
+@pytest.mark.parametrize("spelling", ["add", "Add", "ADD"])
+def test_v2_kind_is_case_insensitive(spelling: str) -> None:
+    result = run("convert", V2_FILE, "--from", "v2", "--v2-kind", spelling)
+    assert result.exit_code == 0, result.output
+    assert [e["event_type"] for e in events_of(result.stdout)] == ["entityCreated"]

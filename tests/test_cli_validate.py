@@ -46,7 +46,7 @@ def test_the_documented_examples_are_valid(kind: str, name: str) -> None:
     result = run("validate", FIXTURES / name, "--as", kind)
     assert result.exit_code == 0, result.output
     assert result.stdout == ""
-    assert result.stderr.strip() == "1 records checked, 0 invalid, 0 problems"
+    assert result.stderr.strip() == "1 record checked, 0 invalid, 0 problems"
 
 
 def test_each_problem_is_one_line_with_file_line_pointer_and_message(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -50,7 +51,7 @@ def test_upgrade_current_history_check_downgrade(db_url: str) -> None:
     assert checked.stdout == f"models and migrations agree (revision {head})\n"
 
     downgraded = as_json(db("downgrade", "base", "--db", db_url, "--format", "json"))
-    assert downgraded == {"database": safe, "from": head, "to": None}
+    assert downgraded == {"database": safe, "from": head, "to": None, "destroyed": {}}
     assert store.current(db_url) is None
 
 
@@ -68,7 +69,7 @@ def test_check_exits_1_listing_each_difference(db_url: str) -> None:
     (line,) = result.stdout.splitlines()
     assert line.startswith("column summaries.note (INTEGER")  # INTEGER(11) on MariaDB
     assert line.endswith(") is in the database but not in the models")
-    assert result.stderr == "Error: 1 difference(s) between the models and the store\n"
+    assert result.stderr == "Error: 1 difference between the models and the store\n"
 
     report = as_json(db("check", "--db", db_url, "--format", "json"))
     assert report["clean"] is False
@@ -116,3 +117,86 @@ def test_a_connected_store_is_shown_without_its_password(postgres_server: Any) -
     assert result.exit_code == 0, result.output
     assert "hunter2" not in result.output
     assert as_json(result)["database"] == sa.make_url(url).render_as_string(hide_password=True)
+
+
+EXPORT_FILE = Path(__file__).parent / "fixtures" / "seed-export-line.ndjson"
+
+
+def _store_with_one_event(url: str) -> None:
+    loaded = CliRunner().invoke(cli, ["ingest", str(EXPORT_FILE), "--from", "export", "--db", url])
+    assert loaded.exit_code == 0, loaded.output
+
+
+@pytest.mark.parametrize("via", ["flag", "env"])
+def test_a_downgrade_that_destroys_rows_needs_yes(db_url: str, via: str) -> None:
+    _store_with_one_event(db_url)
+    args, env = (["--db", db_url], None) if via == "flag" else ([], {"WEBHOOKS_MIGRATE_DB": db_url})
+    refused = CliRunner().invoke(cli, ["db", "downgrade", "base", *args], env=env)
+    assert refused.exit_code == 2, refused.output
+    assert "events: 1 row" in refused.stderr
+    assert "ingest_files: 1 row" in refused.stderr
+    assert "--yes" in refused.stderr
+    assert store.current(db_url) == store.head()  # nothing was done
+    done = CliRunner().invoke(cli, ["db", "downgrade", "base", "--yes", *args], env=env)
+    assert done.exit_code == 0, done.output
+    assert store.current(db_url) is None
+
+
+def test_a_downgrade_reports_what_it_destroyed_in_json(sqlite_url: str) -> None:
+    _store_with_one_event(sqlite_url)
+    result = db("downgrade", "base", "--db", sqlite_url, "--yes", "--format", "json")
+    report = as_json(result)
+    assert report["destroyed"] == {"events": 1, "ingest_files": 1}
+    assert report["to"] is None
+
+
+def test_a_downgrade_of_an_empty_store_does_not_ask(sqlite_url: str) -> None:
+    assert db("upgrade", "--db", sqlite_url).exit_code == 0
+    result = db("downgrade", "base", "--db", sqlite_url)
+    assert result.exit_code == 0, result.output
+    assert store.current(sqlite_url) is None
+
+
+def test_a_typed_confirmation_on_a_terminal(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'confirm.db'}"
+    _store_with_one_event(url)
+    for answer, code, revision in [("no", 2, store.head()), ("confirm.db", 0, None)]:
+        status, output = _on_a_terminal(["db", "downgrade", "base", "--db", url], answer)
+        assert status == code, output
+        assert "events: 1 row" in output
+        assert "type confirm.db" in output
+        assert store.current(url) == revision
+
+
+def _on_a_terminal(args: list[str], answer: str) -> tuple[int, str]:
+    import os
+    import pty
+    import sys
+
+    pid, fd = pty.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.execv(sys.executable, [sys.executable, "-m", "migrate", *args])  # noqa: S606
+    chunks: list[bytes] = []
+    sent = False
+    while True:
+        try:
+            data = os.read(fd, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+        if not sent and b"to go on" in b"".join(chunks):
+            os.write(fd, answer.encode() + b"\r")
+            sent = True
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), b"".join(chunks).decode(errors="replace")
+
+
+def test_a_relative_downgrade_that_destroys_rows_asks_too(sqlite_url: str) -> None:
+    _store_with_one_event(sqlite_url)
+    steps = len(store.revisions())
+    refused = db("downgrade", "--db", sqlite_url, "--", f"-{steps}")
+    assert refused.exit_code == 2, refused.output
+    assert "events: 1 row" in refused.stderr
+    assert store.current(sqlite_url) == store.head()

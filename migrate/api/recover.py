@@ -39,6 +39,7 @@ from migrate.api.exports import (
 from migrate.api.files import file_name_for, load_download
 from migrate.api.models import ExportJob, JobPhase, Summary
 from migrate.errors import Interrupted
+from migrate.words import counted
 
 ONE_EXPORT_PER = timedelta(hours=24)
 
@@ -322,11 +323,14 @@ class Recovery:
                 self.say(Progress(Step.DOWNLOAD, str(exc), job.id))
                 return
             outcome.downloaded = True
-            self.report.changes.append(f"downloaded export {job.id} ({saved.lines} lines)")
+            self.report.changes.append(
+                f"downloaded export {job.id} ({counted(saved.lines, 'line')})"
+            )
             self.say(
                 Progress(
                     Step.DOWNLOAD,
-                    f"downloaded export {job.id}: {saved.lines} lines, {saved.bytes} bytes, "
+                    f"downloaded export {job.id}: {counted(saved.lines, 'line')}, "
+                    f"{counted(saved.bytes, 'byte')}, "
                     f"ETag {saved.etag or '(none)'} → {path}",
                     job.id,
                 )

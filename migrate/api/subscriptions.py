@@ -34,6 +34,10 @@ class V2ConfigError(ValueError):
     """The v2 webhook description cannot be turned into a subscription."""
 
 
+class NoEndpoint(V2ConfigError):
+    """Neither ``--endpoint`` nor the description names the v3 endpoint: a usage error."""
+
+
 def list_subscriptions(client: ApiClient) -> list[dict[str, Any]]:
     return list(client.iter_items(client.url(paths.SUBSCRIPTIONS), "subscriptions"))
 
@@ -48,6 +52,65 @@ def create_subscription(client: ApiClient, body: Mapping[str, Any]) -> dict[str,
         "POST", client.url(paths.SUBSCRIPTIONS), json_body=dict(body), retry=Retry.REFUSED
     )
     return _object(client.decode(resp))
+
+
+def _endpoint_key(endpoint: Any) -> str | None:
+    return endpoint.rstrip("/") if isinstance(endpoint, str) else None
+
+
+def find_same(existing: list[dict[str, Any]], body: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The first of ``existing`` with the endpoint and filter of ``body``, if any.
+
+    Endpoints match without a trailing slash; filters match as JSON values (key order aside).
+    Such a subscription already delivers what ``body`` would: a second one delivers it twice.
+    """
+    wanted = _endpoint_key(body.get("endpoint"))
+    for subscription in existing:
+        if _endpoint_key(subscription.get("endpoint")) == wanted and subscription.get(
+            "filter"
+        ) == body.get("filter"):
+            return subscription
+    return None
+
+
+def existing_subscriptions(client: ApiClient) -> list[dict[str, Any]]:
+    """Every subscription with its filter (fetched one by one if a listing leaves it out)."""
+    found = []
+    for subscription in list_subscriptions(client):
+        sid = subscription_id_of(subscription)
+        if "filter" not in subscription and sid is not None:
+            subscription = get_subscription(client, sid)
+        found.append(subscription)
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Placed:
+    """A subscription asked for: the one created, or the existing one reused in its place."""
+
+    subscription: dict[str, Any]
+    reused: bool
+
+
+def create_unless_present(
+    client: ApiClient, bodies: list[dict[str, Any]], *, allow_duplicate: bool = False
+) -> list[Placed]:
+    """Create each of ``bodies`` unless a subscription with its endpoint and filter exists.
+
+    Such a subscription is reused (nothing is created): two would deliver every event twice.
+    ``allow_duplicate`` creates them all regardless. Bodies that are alike are created once.
+    """
+    existing = [] if allow_duplicate else existing_subscriptions(client)
+    placed = []
+    for body in bodies:
+        same = None if allow_duplicate else find_same(existing, body)
+        if same is not None:
+            placed.append(Placed(same, reused=True))
+            continue
+        created = create_subscription(client, body)
+        existing.append(created)
+        placed.append(Placed(created, reused=False))
+    return placed
 
 
 def update_subscription(client: ApiClient, sid: str, patch: Mapping[str, Any]) -> dict[str, Any]:
@@ -170,7 +233,7 @@ def v3_subscription(
     warnings: list[str] = []
     target = endpoint or webhook.v3_endpoint
     if not target:
-        raise V2ConfigError(
+        raise NoEndpoint(
             "no v3 endpoint: pass --endpoint URL (or 'v3_endpoint' in the config). v3 delivers "
             "signed security event tokens, which a v2 callback cannot read: the migration needs "
             "a new listener"

@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "schema": "migrate.cli.schema:schema",
     "api": "migrate.cli.api:api",
     "simulate": "migrate.cli.simulate:simulate",
+    "status": "migrate.cli.status:status",
 }
 
 

@@ -105,7 +105,11 @@ def events() -> None:
 
 @events.command("list")
 @connection()
-@click.option("--state", help="Only events in this state (success, retrying, failure, ...).")
+@click.option(
+    "--state",
+    type=click.Choice(["success", "retrying", "failure"], case_sensitive=False),
+    help="Only events in this delivery state.",
+)
 @click.option("--limit", type=click.IntRange(min=1), help="At most this many events.")
 @json_format
 def events_list(
@@ -207,6 +211,11 @@ def _subscription_line(sub: dict[str, Any]) -> str:
 @click.option("--title", help="Subscription title (2-200 characters).")
 @click.option("--disabled", is_flag=True, help="Create it disabled (no delivery yet).")
 @click.option("--dry-run", is_flag=True, help="Show the v3 body; create nothing, call no API.")
+@click.option(
+    "--allow-duplicate",
+    is_flag=True,
+    help="Create it even when a subscription with the same endpoint and filter exists.",
+)
 @connection(subscription=False, lazy=True)
 @json_format
 def subscriptions_create(
@@ -215,6 +224,7 @@ def subscriptions_create(
     title: str | None,
     disabled: bool,
     dry_run: bool,
+    allow_duplicate: bool,
     connect: Callable[[], ApiClient],
     output_format: str,
 ) -> None:
@@ -239,6 +249,8 @@ def subscriptions_create(
             )
         except subs_api.V2ConfigError as exc:
             where = f"{config.name}" + (f"[{n}]" if isinstance(data, list) else "")
+            if isinstance(exc, subs_api.NoEndpoint):
+                raise click.UsageError(f"{where}: {exc}") from exc
             raise ProblemFound(f"{where}: {exc}") from exc
         for warning in conversion.warnings:
             warn(warning)
@@ -247,10 +259,23 @@ def subscriptions_create(
         emit_json(bodies if isinstance(data, list) else bodies[0])
         return
     client = connect()
-    created = [subs_api.create_subscription(client, body) for body in bodies]
-    lines = (
-        f"created subscription {subs_api.subscription_id_of(s)}: {s.get('title')}" for s in created
-    )
+    placed = subs_api.create_unless_present(client, bodies, allow_duplicate=allow_duplicate)
+    lines = []
+    for body, p in zip(bodies, placed, strict=True):
+        sid = subs_api.subscription_id_of(p.subscription)
+        title = p.subscription.get("title")
+        if not p.reused:
+            lines.append(f"created subscription {sid}: {title}")
+            continue
+        warn(
+            f"subscription {sid} already delivers to {body['endpoint']} with this filter: "
+            "reused, nothing created (--allow-duplicate creates another, and every event "
+            "would then be delivered twice)"
+        )
+        if body.get("enabled") and not p.subscription.get("enabled"):
+            warn(f"subscription {sid} is disabled: enable it to begin delivery")
+        lines.append(f"reused subscription {sid}: {title}")
+    created = [p.subscription for p in placed]
     emit(output_format, created if isinstance(data, list) else created[0], lines)
 
 

@@ -25,6 +25,7 @@ from migrate.cli.base import (
     warn,
 )
 from migrate.errors import ProblemFound
+from migrate.words import counted
 
 
 def _job_line(job: ExportJob) -> str:
@@ -136,7 +137,8 @@ def exports_download(
         "ingest": None if counts is None else _counts_json(counts),
     }
     lines = [
-        f"{saved.path}: {saved.lines} lines, {saved.bytes} bytes, ETag {saved.etag or '(none)'}"
+        f"{saved.path}: {counted(saved.lines, 'line')}, {counted(saved.bytes, 'byte')}, "
+        f"ETag {saved.etag or '(none)'}"
     ]
     if counts is not None:
         lines.append(_counts_text(counts))

@@ -155,8 +155,18 @@ def db_option(func: Callable[..., Any]) -> Callable[..., Any]:
         default=DEFAULT_STORE_URL,
         show_default=True,
         metavar="URL",
+        callback=_checked_store_url,
         help=f"SQLAlchemy URL of the v3 store (env {STORE_URL_ENV}).",
     )(func)
+
+
+def _checked_store_url(_ctx: click.Context, _param: click.Parameter, url: str) -> str:
+    # Checked while the options are parsed, before any command looks at the URL: a bad one is a
+    # usage error (exit 2) whichever command was given it.
+    from migrate.store.urls import check_store_url
+
+    check_store_url(url)
+    return url
 
 
 def store_options(func: F) -> F:
@@ -171,7 +181,10 @@ def store_options(func: F) -> F:
 def opened_store(db_url: str, no_upgrade: bool) -> Iterator[StoreSink]:
     # Imported here: commands that never touch the store do not pay for SQLAlchemy.
     from migrate.api.persist import StoreSink
+    from migrate.cli.store_ready import require_store
 
+    if no_upgrade:
+        require_store(db_url)
     sink = StoreSink.open(db_url, upgrade=not no_upgrade)
     try:
         yield sink

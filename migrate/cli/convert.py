@@ -21,8 +21,9 @@ from migrate.cli.options import (
     quiet,
     v2_options,
 )
-from migrate.convert import RejectedRecord, convert_files
+from migrate.convert import OutputRefused, RejectedRecord, check_outputs, convert_files
 from migrate.errors import ProblemFound
+from migrate.words import counted
 
 
 @contextlib.contextmanager
@@ -81,12 +82,17 @@ def convert(
     quiet: bool,
     output_format: str,
 ) -> None:
-    """Convert FILE... (``-`` for stdin, ``.gz`` accepted) to unified events as NDJSON.
+    """Convert FILE... ('-' for stdin, '.gz' accepted) to unified events as NDJSON.
 
-    Each rejected record is reported on stderr as ``file:line: pointer: message (reason)``;
+    Each rejected record is reported on stderr as 'file:line: pointer: message (reason)';
     the good records still come out. A count summary follows on stderr (JSON with
-    ``--format json``). Exit 1 when anything was rejected.
+    '--format json'). Exit 1 when anything was rejected.
     """
+
+    try:
+        check_outputs(files, {"-o": output, "--rejects": rejects_path})
+    except OutputRefused as exc:
+        raise click.UsageError(str(exc)) from exc
 
     def report(rejected: RejectedRecord) -> None:
         click.echo(rejected.location(), err=True)
@@ -117,4 +123,4 @@ def convert(
     else:
         click.echo(counts.summary(), err=True)
     if counts.rejected:
-        raise ProblemFound(f"{counts.rejected} of {counts.read} records rejected")
+        raise ProblemFound(f"{counts.rejected} of {counted(counts.read, 'record')} rejected")

@@ -8,11 +8,13 @@ import click
 
 from migrate.cli.base import db_option, emit_json, format_option, stderr_is_terminal
 from migrate.cli.options import input_files, make_v2_options, max_record_bytes, quiet, v2_options
+from migrate.cli.store_ready import require_store
 from migrate.convert import RejectedRecord
 from migrate.defaults import AUDIENCE_ENV, ISSUER_ENV, JWKS_ENV
 from migrate.errors import ProblemFound
 from migrate.ingest import INGEST_KINDS, NO_KEY_SOURCE, IngestOptions, IngestReport, ingest_store
 from migrate.kinds import kind_of
+from migrate.words import counted
 
 if TYPE_CHECKING:
     from migrate.verify.verifier import Verifier
@@ -26,7 +28,7 @@ def _verifier(jwks: str, issuer: str | None, audience: str | None) -> Verifier:
     try:
         return build_verifier(jwks, issuer=issuer, audience=audience)
     except KeyFetchError as exc:
-        raise Unavailable(f"cannot fetch the JWKS: {exc}") from exc
+        raise Unavailable(str(exc)) from exc  # it says what it could not fetch
     except KeySourceError as exc:
         raise click.BadParameter(str(exc), param_hint="--jwks") from exc
 
@@ -51,7 +53,13 @@ def _text_report(report: IngestReport) -> None:
 
 @click.command()
 @input_files
-@click.option("--from", "kind", required=True, type=click.Choice(INGEST_KINDS))
+@click.option(
+    "--from",
+    "kind",
+    required=True,
+    type=click.Choice(INGEST_KINDS),
+    help="v2 notifications, set tokens, bulk-export lines, or events-store records.",
+)
 @db_option
 @click.option("--no-upgrade", is_flag=True, help="Do not bring the store to the newest revision.")
 @click.option("--etag", help="The download's ETag: a completed file with this ETag is skipped.")
@@ -131,10 +139,12 @@ def ingest(
         max_bytes=max_record_bytes,
         on_reject=report_reject,
     )
+    if no_upgrade and not dry_run:
+        require_store(db_url)  # "run db upgrade", not "no such table"
     report = ingest_store(db_url, files, options, upgrade=not no_upgrade)
     if output_format == "json":
         emit_json(report.to_json() | {"dry_run": dry_run})
     else:
         _text_report(report)
     if report.rejected:
-        raise ProblemFound(f"{report.rejected} of {report.read} records rejected")
+        raise ProblemFound(f"{report.rejected} of {counted(report.read, 'record')} rejected")

@@ -43,7 +43,7 @@ def v2_options(func: F) -> F:
     )(func)
     return click.option(
         "--v2-kind",
-        type=click.Choice(["ADD", "UPDATE", "DELETE"]),
+        type=click.Choice(["ADD", "UPDATE", "DELETE"], case_sensitive=False),
         help="The v2 webhook's kind, which v2 notifications do not carry (sets event_type).",
     )(func)
 

@@ -64,7 +64,7 @@ def schema() -> None:
 def diff(old: Path, new: Path, mode: str, policy: str, output_format: str) -> None:
     """Compare two JSON Schema files (draft 2020-12 or draft-07).
 
-    Prints one line per change, ``BREAKING|warning|ok KIND #POINTER: description``, then a
+    Prints one line per change, 'BREAKING|warning|ok KIND #POINTER: description', then a
     summary. $refs resolve against the files beside each schema and the shipped schemas.
     Exit 1 if any change breaks the chosen mode.
     """

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
+import signal
 import stat
 import tempfile
 from pathlib import Path
@@ -15,7 +17,8 @@ from migrate.api.clock import OffsetClock
 from migrate.api.errors import ApiConfigError
 from migrate.api.sim_world import SimConfig
 from migrate.api.simulator import Simulator
-from migrate.cli.api import BASE_URL_ENV, CUSTOMER_ENV, SUBSCRIPTION_ENV
+from migrate.defaults import BASE_URL_ENV, CUSTOMER_ENV, SUBSCRIPTION_ENV
+from migrate.errors import Unavailable
 
 
 @click.group()
@@ -43,14 +46,43 @@ def _client_secret() -> tuple[str, Path | None]:
 
 @simulate.command("api")
 @click.option("--host", default="127.0.0.1", show_default=True, help="A loopback address.")
-@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
-@click.option("--customer-id", default=SimConfig.customer_id, show_default=True)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8080,
+    show_default=True,
+    help="Port to listen on (0: a free one, printed at start).",
+)
+@click.option(
+    "--customer-id",
+    default=SimConfig.customer_id,
+    show_default=True,
+    help="Customer id the simulated API answers for (in every path).",
+)
 @click.option(
     "--subscription-id", help="Id of the subscription created at start (default: random)."
 )
-@click.option("--succeeded", type=click.IntRange(min=0), default=70, show_default=True)
-@click.option("--retrying", type=click.IntRange(min=0), default=12, show_default=True)
-@click.option("--failed", type=click.IntRange(min=0), default=18, show_default=True)
+@click.option(
+    "--succeeded",
+    type=click.IntRange(min=0),
+    default=70,
+    show_default=True,
+    help="Events seeded as delivered.",
+)
+@click.option(
+    "--retrying",
+    type=click.IntRange(min=0),
+    default=12,
+    show_default=True,
+    help="Events seeded as still being retried.",
+)
+@click.option(
+    "--failed",
+    type=click.IntRange(min=0),
+    default=18,
+    show_default=True,
+    help="Events seeded as failed (exportable in a bulk export).",
+)
 @click.option(
     "--export-seconds",
     type=click.FloatRange(min=0),
@@ -83,6 +115,44 @@ def simulate_api(
     pushed forward: curl -X POST http://HOST:PORT/_sim/clock -d '{"advance": 604800}'.
     """
     secret, secret_file = _client_secret()
+    try:
+        _serve(
+            host,
+            port,
+            customer_id,
+            subscription_id,
+            (succeeded, retrying, failed),
+            export_seconds,
+            completed_state,
+            secret,
+            secret_file,
+        )
+    finally:
+        if secret_file is not None:  # the folder is ours: nothing of the secret outlives us
+            shutil.rmtree(secret_file.parent, ignore_errors=True)
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM (``kill``, a service manager) stops the simulator as Ctrl-C does, cleanly."""
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
+def _serve(
+    host: str,
+    port: int,
+    customer_id: str,
+    subscription_id: str | None,
+    seeded: tuple[int, int, int],
+    export_seconds: float,
+    completed_state: str,
+    secret: str,
+    secret_file: Path | None,
+) -> None:
+    succeeded, retrying, failed = seeded
     config = SimConfig(
         customer_id=customer_id,
         client_id=os.environ.get(CLIENT_ID_ENV) or SimConfig.client_id,
@@ -94,6 +164,9 @@ def simulate_api(
         sim = Simulator(config, clock=OffsetClock(), host=host, port=port)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
+    except OSError as exc:  # the port is taken, or the address is not this machine's
+        reason = exc.strerror or str(exc)
+        raise Unavailable(f"cannot listen on {host}:{port}: {reason}") from exc
     sub = sim.world.add_subscription(sid=subscription_id)
     sim.world.seed(sub.id, succeeded=succeeded, retrying=retrying, failed=failed)
     click.echo(f"Webhooks v3 simulator listening on {sim.base_url}")
@@ -109,6 +182,7 @@ def simulate_api(
             f"  (client secret: the one in ${CLIENT_SECRET_ENV} / ${CLIENT_SECRET_FILE_ENV})"
         )
     click.echo("Ctrl-C stops it.", err=True)
+    _stop_on_sigterm()
     try:
         sim.serve_forever()
     except KeyboardInterrupt:

@@ -8,6 +8,7 @@ from migrate.cli.base import emit_json, format_option
 from migrate.cli.options import input_files, max_record_bytes
 from migrate.errors import ProblemFound
 from migrate.validate import VALIDATE_KINDS, Problem, validate_files
+from migrate.words import counted
 
 
 @click.command()
@@ -24,7 +25,7 @@ from migrate.validate import VALIDATE_KINDS, Problem, validate_files
 def validate(files: tuple[str, ...], kind: str, max_record_bytes: int, output_format: str) -> None:
     """Check FILE... against the JSON Schema for KIND.
 
-    Prints each problem as ``file:line: JSON-pointer: message`` (text) or a JSON report.
+    Prints each problem as 'file:line: JSON-pointer: message' (text) or a JSON report.
     Exit 1 when any record is invalid.
     """
     found: list[Problem] = []
@@ -48,9 +49,12 @@ def validate(files: tuple[str, ...], kind: str, max_record_bytes: int, output_fo
         )
     else:
         click.echo(
-            f"{counts.records} records checked, {counts.invalid} invalid, "
-            f"{counts.problems} problems",
+            f"{counted(counts.records, 'record')} checked, {counts.invalid} invalid, "
+            f"{counted(counts.problems, 'problem')}",
             err=True,
         )
     if counts.invalid:
-        raise ProblemFound(f"{counts.invalid} of {counts.records} records are invalid")
+        raise ProblemFound(
+            f"{counts.invalid} of {counted(counts.records, 'record')} "
+            f"{'is' if counts.invalid == 1 else 'are'} invalid"
+        )

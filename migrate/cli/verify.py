@@ -98,10 +98,10 @@ def verify(
     max_record_bytes: int,
     output_format: str,
 ) -> None:
-    """Verify the security event tokens in FILE (``-`` for stdin, ``.gz`` accepted).
+    """Verify the security event tokens in FILE ('-' for stdin, '.gz' accepted).
 
-    Tokens are one per line, or wrapped over several lines. Prints ``ok JTI (line N)`` or
-    ``fail line N: REASON: MESSAGE`` per token (a JSON report with ``--format json``) and a
+    Tokens are one per line, or wrapped over several lines. Prints 'ok JTI (line N)' or
+    'fail line N: REASON: MESSAGE' per token (a JSON report with '--format json') and a
     summary on stderr. Exit 1 if any token fails, 3 if the JWKS URL cannot be fetched.
     """
     try:

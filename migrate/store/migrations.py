@@ -53,6 +53,11 @@ def _script() -> ScriptDirectory:
     return ScriptDirectory.from_config(alembic_config())
 
 
+def script_directory() -> ScriptDirectory:
+    """The shipped migration scripts (cached)."""
+    return _script()
+
+
 def head() -> str:
     """The newest revision the package ships."""
     revision = _script().get_current_head()
