@@ -13,9 +13,9 @@ import click
 from migrate.api.auth import CLIENT_ID_ENV, CLIENT_SECRET_ENV, CLIENT_SECRET_FILE_ENV, read_secret
 from migrate.api.clock import OffsetClock
 from migrate.api.errors import ApiConfigError
-from migrate.api.sim_world import SimConfig
-from migrate.api.simulator import Simulator
 from migrate.cli.api import BASE_URL_ENV, CUSTOMER_ENV, SUBSCRIPTION_ENV
+from migrate.simulator.model import SimConfig
+from migrate.simulator.server import Simulator
 
 
 @click.group()
