@@ -264,7 +264,7 @@ def test_the_rehearsal_endpoints_feed_deliver_and_count(rig: Rig, rec: Receiver)
     fed = call("POST", "/_sim/changes", {"count": 20, "seed": 4})
     assert len(fed["events"]) == 20  # type: ignore[arg-type]
     done = call("POST", "/_sim/deliver", {})
-    assert done["attempts"] == 20 and done["quiescent"] is True
+    assert (done["attempts"], done["quiescent"]) == (20, True)
     counts = call("GET", "/_sim/counts")
     assert (counts["total"], counts["succeeded"]) == (20, 20)
     tokens = [b.decode() for b in rec.bodies()]
