@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import UTC, datetime
+from itertools import pairwise
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -31,7 +32,7 @@ def test_entities_live_created_then_changed_then_deleted(n: int, seed: int) -> N
     changes = generate_changes(n, seed=seed)
     assert [c.index for c in changes] == list(range(n))
     times = [c.occurred for c in changes]
-    assert all(a < b for a, b in zip(times, times[1:], strict=False))  # no two v2 alike
+    assert all(a < b for a, b in pairwise(times))  # no two v2 alike
     assert all(t.microsecond == 0 and t.tzinfo is UTC for t in times)
     lives: dict[str, list[str]] = defaultdict(list)
     for change in changes:
