@@ -4,6 +4,9 @@ that /events, /history, /summary and the exports then tell (simulated clock, rea
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 import urllib.request
 from collections import Counter
@@ -319,3 +322,38 @@ def test_any_pattern_of_answers_follows_the_schedule_and_adds_up(
     assert counts["retrying"] == 0
     assert counts["exportable"] == counts["failed"]
     assert counts["attempts"] == total_attempts
+
+
+def test_the_simulate_command_delivers_fed_changes_in_the_background(
+    tmp_path: Path, rec: Receiver
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WEBHOOKS_MIGRATE_")}
+    command = [sys.executable, "-m", "migrate", "simulate", "api", "--port", "0"]
+    command += ["--endpoint", rec.url + "/v3", "--succeeded", "0", "--retrying", "0"]
+    proc = subprocess.Popen(
+        [*command, "--failed", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().rsplit(" ", 1)[1].strip()
+
+        def call(method: str, path: str, body: object = None) -> dict[str, object]:
+            data = None if body is None else json.dumps(body).encode()
+            request = urllib.request.Request(url + path, data=data, method=method)
+            with urllib.request.urlopen(request, timeout=10) as resp:
+                return json.load(resp)  # type: ignore[no-any-return]
+
+        call("POST", "/_sim/changes", {"count": 5, "seed": 1})
+        deadline = time.monotonic() + 20
+        while call("GET", "/_sim/counts")["succeeded"] != 5 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert call("GET", "/_sim/counts")["succeeded"] == 5  # no /_sim/deliver was needed
+        assert len(rec.received) == 5
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -48,6 +48,12 @@ def _client_secret() -> tuple[str, Path | None]:
 @click.option(
     "--subscription-id", help="Id of the subscription created at start (default: random)."
 )
+@click.option(
+    "--endpoint",
+    default="https://listener.example/v3",
+    show_default=True,
+    help="Where the subscription created at start delivers events (e.g. a local listener).",
+)
 @click.option("--succeeded", type=click.IntRange(min=0), default=70, show_default=True)
 @click.option("--retrying", type=click.IntRange(min=0), default=12, show_default=True)
 @click.option("--failed", type=click.IntRange(min=0), default=18, show_default=True)
@@ -69,6 +75,7 @@ def simulate_api(
     port: int,
     customer_id: str,
     subscription_id: str | None,
+    endpoint: str,
     succeeded: int,
     retrying: int,
     failed: int,
@@ -81,6 +88,8 @@ def simulate_api(
     $WEBHOOKS_MIGRATE_CLIENT_ID (default simulator-client); the secret is
     $WEBHOOKS_MIGRATE_CLIENT_SECRET(_FILE), or a new one written to a private file. Time can be
     pushed forward: curl -X POST http://HOST:PORT/_sim/clock -d '{"advance": 604800}'.
+    Events added with POST /_sim/changes are delivered to the subscription's endpoint on the
+    documented retry schedule; POST /_sim/deliver runs that schedule to its end at once.
     """
     secret, secret_file = _client_secret()
     config = SimConfig(
@@ -94,7 +103,7 @@ def simulate_api(
         sim = Simulator(config, clock=OffsetClock(), host=host, port=port)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
-    sub = sim.world.add_subscription(sid=subscription_id)
+    sub = sim.world.add_subscription(sid=subscription_id, endpoint=endpoint)
     sim.world.seed(sub.id, succeeded=succeeded, retrying=retrying, failed=failed)
     click.echo(f"Webhooks v3 simulator listening on {sim.base_url}")
     click.echo("Point the api commands at it:")
@@ -109,6 +118,7 @@ def simulate_api(
             f"  (client secret: the one in ${CLIENT_SECRET_ENV} / ${CLIENT_SECRET_FILE_ENV})"
         )
     click.echo("Ctrl-C stops it.", err=True)
+    sim.engine.start(poll=0.2)  # events added by POST /_sim/changes are delivered as time goes
     try:
         sim.serve_forever()
     except KeyboardInterrupt:

@@ -79,6 +79,9 @@ class DeliveryEngine:
             self.step()
             due = self.world.next_due()
             now = clock.now()
+            if due is None and self.world.in_flight():
+                with self._step_lock:  # a background step is still sending: let it finish
+                    continue
             if due is None:
                 return RunReport(self.attempts - before, started, now, True)
             if until is not None and due > until:

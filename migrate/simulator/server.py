@@ -64,7 +64,7 @@ class Simulator:
         self.faults: list[Fault] = []
         self.seen: list[Seen] = []
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
+        self._server = _Server((host, port), _handler_for(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
         self.world.public_url = self.base_url
@@ -271,6 +271,12 @@ class Simulator:
         if req.method == "GET" and req.path == "/_sim/counts":
             return Reply(200, world.counts(sid))
         return NOT_FOUND
+
+
+class _Server(ThreadingHTTPServer):
+    # The default backlog of 5 drops connections when many clients come at once (each then
+    # waits a 1 s SYN retransmit).
+    request_queue_size = 128
 
 
 @dataclass
