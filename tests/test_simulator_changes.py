@@ -7,6 +7,9 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from itertools import pairwise
 
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -14,7 +17,7 @@ from adapters.set_token import event_from_token
 from adapters.unified import UnifiedEvent
 from adapters.v2 import event_from_v2
 from migrate.api.clock import ManualClock
-from migrate.simulator import SimConfig, SimWorld, generate_changes
+from migrate.simulator import SigningKey, SimConfig, SimWorld, generate_changes
 
 HASH = "1234567891234567891234567891234567891234"
 CLIENT = "98765432198765432198765432198765"
@@ -76,3 +79,18 @@ def test_each_change_is_the_same_event_in_v2_and_in_v3(seed: int) -> None:
         assert v3.attributes == (change.attributes or None)
         assert v2.client_id == CLIENT
         assert v2.v2_hash == HASH
+
+
+def test_feeding_can_forge_signatures_and_skew_times_for_rehearsed_faults() -> None:
+    world = SimWorld(SimConfig(), ManualClock())
+    world.add_subscription()
+    changes = generate_changes(3, seed=9)
+    forger = SigningKey(rsa.generate_private_key(public_exponent=65537, key_size=2048))
+    forged = world.feed(changes[:1], key=forger)
+    skewed = world.feed(changes[1:], toe_offset=600)
+    published = jwt.PyJWKSet.from_dict(world.key.jwks())
+    (token,) = [world.events[e].token for e in forged]
+    assert jwt.get_unverified_header(token)["kid"] not in {k.key_id for k in published.keys}
+    with pytest.raises(jwt.InvalidSignatureError):  # nor does the published key verify it
+        jwt.decode(token, published.keys[0].key, ["RS256"], options={"verify_aud": False})
+    assert [world.events[e].claims["toe"] for e in skewed] == [c.toe + 600 for c in changes[1:]]

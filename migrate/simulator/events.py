@@ -20,6 +20,7 @@ from adapters.timefmt import format_us
 from migrate.api.subscriptions import matches
 from migrate.simulator.base import WorldBase
 from migrate.simulator.changes import Change
+from migrate.simulator.keys import SigningKey
 from migrate.simulator.model import (
     FAILURE,
     NOT_FOUND,
@@ -47,13 +48,19 @@ class EventsMixin(WorldBase):
     # -- publishing -------------------------------------------------------------------------
 
     def publish(
-        self, claims_events: dict[str, Any], *, sid: str | None = None, toe: int | None = None
+        self,
+        claims_events: dict[str, Any],
+        *,
+        sid: str | None = None,
+        toe: int | None = None,
+        key: SigningKey | None = None,
     ) -> list[str]:
         """An Identity Cloud event happened: queue it for every subscription it passes.
 
         ``claims_events`` is the ``events`` claim, e.g. ``{"entityUpdated": {...}}``; ``toe``
         when it occurred (epoch seconds; default now). ``sid`` forces one subscription,
-        bypassing its filter and enabled flag (for seeding). The first attempt is due now.
+        bypassing its filter and enabled flag (for seeding). ``key`` signs with another key
+        than the published one (a forgery, for rehearsing). The first attempt is due now.
         """
         with self.lock:
             now = self._tick()
@@ -73,7 +80,7 @@ class EventsMixin(WorldBase):
                     "events": claims_events,
                 }
                 jku = f"{self.public_url}{self.root}/login/jwk"
-                token = self.key.sign(claims, {"typ": "secevent+jwt", "jku": jku})
+                token = (key or self.key).sign(claims, {"typ": "secevent+jwt", "jku": jku})
                 event = SimEvent(
                     id=self.new_id(),
                     subscription_id=sub.id,
@@ -88,12 +95,22 @@ class EventsMixin(WorldBase):
                 ids.append(event.id)
             return ids
 
-    def feed(self, changes: Iterable[Change], *, sid: str | None = None) -> list[str]:
-        """One event per change (and per subscription it passes), ``toe`` its occurred time."""
+    def feed(
+        self,
+        changes: Iterable[Change],
+        *,
+        sid: str | None = None,
+        toe_offset: int = 0,
+        key: SigningKey | None = None,
+    ) -> list[str]:
+        """One event per change (and per subscription it passes), ``toe`` its occurred time
+        (shifted by ``toe_offset`` seconds to rehearse a skewed clock; ``key`` as for
+        :meth:`publish`)."""
         ids: list[str] = []
         app, client = self.config.application_id, self.config.capture_client_id
         for change in changes:
-            ids += self.publish(change.v3_events(app, client), sid=sid, toe=change.toe)
+            claims_events = change.v3_events(app, client)
+            ids += self.publish(claims_events, sid=sid, toe=change.toe + toe_offset, key=key)
         return ids
 
     def sample_event(self, event_type: str) -> dict[str, Any]:
