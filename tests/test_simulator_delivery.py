@@ -357,3 +357,14 @@ def test_the_simulate_command_delivers_fed_changes_in_the_background(
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_a_lost_answer_makes_a_duplicate_delivery(rec: Receiver) -> None:
+    world = world_for(rec)
+    ids = [publish(world) for _ in range(3)]
+    with DeliveryEngine(world, timeout=TIMEOUT, lose_answer=lambda d: d.attempt == 1) as engine:
+        assert engine.run_until_quiescent().attempts == 6
+    for eid in ids:
+        assert [h["statusCode"] for h in world.events[eid].history] == [None, 202]
+        assert offsets(world, eid) == OFFSETS[:2]
+    assert Counter(rec.bodies()) == {world.events[e].token.encode(): 2 for e in ids}

@@ -12,6 +12,7 @@ timestamp (``/history``, ``updatedAt``, ``/summary``) stays consistent with the 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,12 +33,23 @@ class RunReport:
 
 
 class DeliveryEngine:
-    def __init__(self, world: EventsMixin, *, concurrency: int = 8, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        world: EventsMixin,
+        *,
+        concurrency: int = 8,
+        timeout: float = 10.0,
+        lose_answer: Callable[[Delivery], bool] | None = None,
+    ) -> None:
+        """``lose_answer`` says which answers never make it back (the listener got the token,
+        the sender saw a timeout): those events are sent again, which is how duplicates
+        happen in real life."""
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         self.world = world
         self.timeout = timeout
         self.concurrency = concurrency
+        self.lose_answer = lose_answer
         self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="sim-delivery")
         self._count_lock = threading.Lock()
         self.attempts = 0
@@ -55,6 +67,8 @@ class DeliveryEngine:
                 SET_CONTENT_TYPE,
                 timeout=self.timeout,
             )
+            if self.lose_answer is not None and self.lose_answer(delivery):
+                status = None
         finally:  # whatever happened, the attempt is on record and the event off the wire
             self.world.record_attempt(delivery.event_id, status, at)
             with self._count_lock:
