@@ -11,6 +11,7 @@ timestamp (``/history``, ``updatedAt``, ``/summary``) stays consistent with the 
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +23,7 @@ from migrate.simulator.events import Delivery, EventsMixin
 from migrate.simulator.sender import post
 
 SET_CONTENT_TYPE = "application/secevent+jwt"
+log = logging.getLogger("migrate.simulator.delivery")
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +114,10 @@ class DeliveryEngine:
 
         def loop() -> None:
             while not self._stop.is_set():
-                self.step()
+                try:
+                    self.step()
+                except Exception:  # a bug: say so, and keep delivering the rest
+                    log.exception("delivery step failed")
                 self._stop.wait(poll)
 
         self._stop.clear()
