@@ -6,7 +6,10 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
+from itertools import pairwise
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sim_receiver import Received, receiver
 
 from adapters.unified import UnifiedEvent
@@ -96,3 +99,23 @@ def test_a_slow_listener_is_a_failed_attempt_after_the_timeout() -> None:
     assert result.delivered
     assert elapsed < 1.0  # the sender did not wait for the slow answer to decide
     assert len(rec.received) == 2
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(0, 120), seed=st.integers(0, 99), batch=st.integers(1, 12))
+def test_any_plan_carries_every_change_once_to_the_callback_of_its_kind(
+    n: int, seed: int, batch: int
+) -> None:
+    changes = generate_changes(n, seed=seed)
+    plan = plan_v2(changes, WEBHOOK, batch=batch)
+    assert [n for p in plan for n in p.notifications] == [
+        c.v2_notification(HASH, CLIENT) for c in changes
+    ]
+    kinds = iter(changes)
+    for item in plan:
+        assert 1 <= len(item.notifications) <= batch
+        assert item.url == WEBHOOK.callbacks[item.kind]
+        assert {next(kinds).kind for _ in item.notifications} == {item.kind}
+    # A new array starts only when the kind changes or the array is full.
+    for first, second in pairwise(plan):
+        assert first.kind != second.kind or len(first.notifications) == batch
