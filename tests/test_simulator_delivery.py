@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator
@@ -368,3 +369,13 @@ def test_a_lost_answer_makes_a_duplicate_delivery(rec: Receiver) -> None:
         assert [h["statusCode"] for h in world.events[eid].history] == [None, 202]
         assert offsets(world, eid) == OFFSETS[:2]
     assert Counter(rec.bodies()) == {world.events[e].token.encode(): 2 for e in ids}
+
+
+def test_the_rehearsal_endpoints_refuse_bad_requests_in_one_line(rig: Rig) -> None:
+    request = urllib.request.Request(
+        rig.sim.base_url + "/_sim/changes", data=b'{"count": "many"}', method="POST"
+    )
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(request, timeout=10)
+    assert caught.value.code == 400
+    assert "many" in json.load(caught.value)["details"]

@@ -6,13 +6,14 @@ purpose (:meth:`Simulator.inject`): answer 429/5xx, drop a connection before or 
 work, or cut a download off mid-stream.
 
 Rehearsal helpers under ``/_sim`` (no auth; loopback only): ``POST /_sim/clock``
-``{"advance": seconds}`` moves time forward (exports finish, tokens and files expire) and
+``{"advance": seconds}`` moves time forward (exports finish, tokens and files expire);
 ``POST /_sim/seed`` ``{"subscription_id", "succeeded", "retrying", "failed"}`` adds events
-with their history; ``POST /_sim/changes`` ``{"subscription_id", "count", "seed", "start"}``
-publishes that many generated changes (:mod:`.changes`) to be delivered; ``POST /_sim/deliver``
-``{"until": seconds}`` runs the delivery engine (:mod:`.delivery`) under a compressed clock until
-nothing is left to send (or that many simulated seconds have passed) and answers its counts, as
-does ``GET /_sim/counts``. ``subscription_id`` defaults to the first subscription.
+with their history; ``POST /_sim/changes`` ``{"count", "seed", "start"}`` publishes that many
+generated changes (:mod:`.changes`) to every subscription whose events and filter they pass;
+``POST /_sim/deliver`` ``{"until": seconds}`` runs the delivery engine (:mod:`.delivery`) under
+a compressed clock until nothing is left to send (or that many simulated seconds have passed)
+and answers its counts, as does ``GET /_sim/counts``. ``subscription_id`` defaults to the first
+subscription.
 """
 
 from __future__ import annotations
@@ -232,6 +233,12 @@ class Simulator:
         return None
 
     def _admin(self, req: Request) -> Reply:
+        try:
+            return self._admin_reply(req)
+        except (TypeError, ValueError) as exc:
+            return problem(400, "Bad Request", f"bad rehearsal request: {exc}")
+
+    def _admin_reply(self, req: Request) -> Reply:
         body = req.json() if req.body else {}
         body = body if isinstance(body, dict) else {}
         world = self.world
@@ -253,7 +260,7 @@ class Simulator:
             if "start" in body:
                 start = parse_rfc3339(str(body["start"]))
             changes = generate_changes(count, seed=int(body.get("seed", 0)), start=start)
-            return Reply(200, {"events": world.feed(changes, sid=sid)})
+            return Reply(200, {"events": world.feed(changes)})  # to every subscription passed
         if req.method == "POST" and req.path == "/_sim/deliver":
             until = None
             if "until" in body:
