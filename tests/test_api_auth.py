@@ -13,8 +13,8 @@ from migrate.api import events, exports
 from migrate.api.auth import ClientCredentialsToken, Secret, credentials_from_env
 from migrate.api.clock import ManualClock
 from migrate.api.errors import ApiConfigError, AuthenticationRefused
-from migrate.api.simulator import Fault
 from migrate.cli import cli
+from migrate.simulator.faults import Fault
 
 
 @pytest.fixture

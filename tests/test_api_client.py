@@ -18,7 +18,7 @@ from migrate.api.errors import (
     RateLimited,
     ServerError,
 )
-from migrate.api.simulator import Fault
+from migrate.simulator.faults import Fault
 
 SUMMARY = r"/summary$"
 EXPORTS = r"/exports$"

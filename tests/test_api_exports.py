@@ -13,7 +13,7 @@ from migrate.api.errors import Conflict, DownloadInterrupted
 from migrate.api.exports import FileNotAvailable, MissingCause
 from migrate.api.files import load_download, meta_path
 from migrate.api.models import JobPhase, phase_of
-from migrate.api.simulator import Fault
+from migrate.simulator.faults import Fault
 
 DAY = 86400
 

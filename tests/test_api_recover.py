@@ -16,7 +16,7 @@ from migrate.api.recover import (
     Step,
     recover,
 )
-from migrate.api.simulator import Fault
+from migrate.simulator.faults import Fault
 
 EXPORTS = r"/exports$"
 DAY = 86400

@@ -19,8 +19,8 @@ from migrate.api.auth import Credentials, Secret
 from migrate.api.client import ApiClient, ApiSettings, RetryPolicy
 from migrate.api.clock import Clock, ManualClock
 from migrate.api.persist import StoreSink
-from migrate.api.sim_world import SimConfig
-from migrate.api.simulator import Simulator
+from migrate.simulator.model import SimConfig
+from migrate.simulator.server import Simulator
 
 # Quick retries: the manual clock makes the pauses free, but keep the arithmetic readable.
 FAST_RETRY = RetryPolicy(attempts=4, base_delay=1.0, max_delay=8.0)

@@ -15,10 +15,10 @@ import click
 from migrate.api.auth import CLIENT_ID_ENV, CLIENT_SECRET_ENV, CLIENT_SECRET_FILE_ENV, read_secret
 from migrate.api.clock import OffsetClock
 from migrate.api.errors import ApiConfigError
-from migrate.api.sim_world import SimConfig
-from migrate.api.simulator import Simulator
 from migrate.defaults import BASE_URL_ENV, CUSTOMER_ENV, SUBSCRIPTION_ENV
 from migrate.errors import Unavailable
+from migrate.simulator.model import SimConfig
+from migrate.simulator.server import Simulator
 
 
 @click.group()
@@ -63,6 +63,12 @@ def _client_secret() -> tuple[str, Path | None]:
     "--subscription-id", help="Id of the subscription created at start (default: random)."
 )
 @click.option(
+    "--endpoint",
+    default="https://listener.example/v3",
+    show_default=True,
+    help="Where the subscription created at start delivers events (e.g. a local listener).",
+)
+@click.option(
     "--succeeded",
     type=click.IntRange(min=0),
     default=70,
@@ -101,6 +107,7 @@ def simulate_api(
     port: int,
     customer_id: str,
     subscription_id: str | None,
+    endpoint: str,
     succeeded: int,
     retrying: int,
     failed: int,
@@ -113,6 +120,8 @@ def simulate_api(
     $WEBHOOKS_MIGRATE_CLIENT_ID (default simulator-client); the secret is
     $WEBHOOKS_MIGRATE_CLIENT_SECRET(_FILE), or a new one written to a private file. Time can be
     pushed forward: curl -X POST http://HOST:PORT/_sim/clock -d '{"advance": 604800}'.
+    Events added with POST /_sim/changes are delivered to the subscription's endpoint on the
+    documented retry schedule; POST /_sim/deliver runs that schedule to its end at once.
     """
     secret, secret_file = _client_secret()
     try:
@@ -121,6 +130,7 @@ def simulate_api(
             port,
             customer_id,
             subscription_id,
+            endpoint,
             (succeeded, retrying, failed),
             export_seconds,
             completed_state,
@@ -146,6 +156,7 @@ def _serve(
     port: int,
     customer_id: str,
     subscription_id: str | None,
+    endpoint: str,
     seeded: tuple[int, int, int],
     export_seconds: float,
     completed_state: str,
@@ -167,7 +178,7 @@ def _serve(
     except OSError as exc:  # the port is taken, or the address is not this machine's
         reason = exc.strerror or str(exc)
         raise Unavailable(f"cannot listen on {host}:{port}: {reason}") from exc
-    sub = sim.world.add_subscription(sid=subscription_id)
+    sub = sim.world.add_subscription(sid=subscription_id, endpoint=endpoint)
     sim.world.seed(sub.id, succeeded=succeeded, retrying=retrying, failed=failed)
     click.echo(f"Webhooks v3 simulator listening on {sim.base_url}")
     click.echo("Point the api commands at it:")
@@ -183,6 +194,7 @@ def _serve(
         )
     click.echo("Ctrl-C stops it.", err=True)
     _stop_on_sigterm()
+    sim.engine.start(poll=0.2)  # events added by POST /_sim/changes are delivered as time goes
     try:
         sim.serve_forever()
     except KeyboardInterrupt:

@@ -268,6 +268,10 @@ class Ingester(Generic[Store]):
             try:
                 self._load(local, name, report, row.id, row.last_line, recount=False)
             except KeyboardInterrupt:
+                # The ledger is the truth: Ctrl-C may land between a commit and the line that
+                # records it here, and the message must not say less than was committed.
+                with contextlib.suppress(Exception):
+                    self.committed_line = self._open_ledger(name, sha).last_line
                 raise Interrupted(self._interrupted(name)) from None
             self._complete_file(row.id)
             return report

@@ -6,8 +6,14 @@ purpose (:meth:`Simulator.inject`): answer 429/5xx, drop a connection before or 
 work, or cut a download off mid-stream.
 
 Rehearsal helpers under ``/_sim`` (no auth; loopback only): ``POST /_sim/clock``
-``{"advance": seconds}`` moves time forward (exports finish, tokens and files expire) and
-``POST /_sim/seed`` ``{"subscription_id", "succeeded", "retrying", "failed"}`` adds events.
+``{"advance": seconds}`` moves time forward (exports finish, tokens and files expire);
+``POST /_sim/seed`` ``{"subscription_id", "succeeded", "retrying", "failed"}`` adds events
+with their history; ``POST /_sim/changes`` ``{"count", "seed", "start"}`` publishes that many
+generated changes (:mod:`.changes`) to every subscription whose events and filter they pass;
+``POST /_sim/deliver`` ``{"until": seconds}`` runs the delivery engine (:mod:`.delivery`) under
+a compressed clock until nothing is left to send (or that many simulated seconds have passed)
+and answers its counts, as does ``GET /_sim/counts``. ``subscription_id`` defaults to the first
+subscription.
 """
 
 from __future__ import annotations
@@ -19,54 +25,23 @@ import logging
 import re
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import timedelta
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from adapters.timefmt import parse_rfc3339
 from migrate.api.clock import Clock, ManualClock, OffsetClock
-from migrate.api.sim_world import NOT_FOUND, Reply, SimConfig, SimWorld, problem
 from migrate.api.transport import is_loopback
+from migrate.simulator.changes import generate_changes
+from migrate.simulator.delivery import DeliveryEngine
+from migrate.simulator.faults import Fault, Seen
+from migrate.simulator.model import NOT_FOUND, Reply, SimConfig, problem
+from migrate.simulator.world import SimWorld
 
-log = logging.getLogger("migrate.api.simulator")
-
-FaultAction = Literal["status", "drop", "drop_after", "truncate"]
-
-
-@dataclass
-class Fault:
-    """Misbehave on the next ``times`` requests matching ``method`` and the ``path`` regex.
-
-    ``status``: answer ``status`` (with ``headers``) without doing anything;
-    ``drop``: close the connection without doing anything;
-    ``drop_after``: do the work, then close without answering (the reply is lost);
-    ``truncate``: do the work, announce the full body, send half of it, close.
-    """
-
-    path: str
-    action: FaultAction = "status"
-    method: str | None = None
-    status: int = 503
-    headers: dict[str, str] = field(default_factory=dict)
-    times: int = 1
-
-    def matches(self, method: str, path: str) -> bool:
-        return (
-            self.times > 0
-            and (self.method is None or self.method == method)
-            and re.search(self.path, path) is not None
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Seen:
-    """A request as the simulator saw it (never the credentials themselves)."""
-
-    method: str
-    path: str
-    auth_scheme: str | None
-
+log = logging.getLogger("migrate.simulator")
 
 _ID = r"([^/]+)"
 Route = tuple[str, re.Pattern[str], Callable[..., Reply]]
@@ -90,11 +65,16 @@ class Simulator:
         self.faults: list[Fault] = []
         self.seen: list[Seen] = []
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
+        self._server = _Server((host, port), _handler_for(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
         self.world.public_url = self.base_url
         self.routes = self._routes()
+        self.engine = DeliveryEngine(
+            self.world,
+            concurrency=self.world.config.delivery_concurrency,
+            timeout=self.world.config.delivery_timeout,
+        )
 
     @property
     def base_url(self) -> str:
@@ -122,6 +102,7 @@ class Simulator:
             self._server.shutdown()
             self._thread.join(timeout=5)
             self._thread = None
+        self.engine.close()
         self._server.server_close()
 
     def __enter__(self) -> Simulator:
@@ -252,19 +233,57 @@ class Simulator:
         return None
 
     def _admin(self, req: Request) -> Reply:
+        try:
+            return self._admin_reply(req)
+        except (TypeError, ValueError) as exc:
+            return problem(400, "Bad Request", f"bad rehearsal request: {exc}")
+
+    def _admin_reply(self, req: Request) -> Reply:
         body = req.json() if req.body else {}
+        body = body if isinstance(body, dict) else {}
+        world = self.world
+        sid = body.get("subscription_id") or req.query.get("subscription_id")
+        sid = sid or next(iter(world.subscriptions), None)
         if req.method == "POST" and req.path == "/_sim/clock":
             if not isinstance(self.clock, ManualClock | OffsetClock):
                 return problem(400, "Bad Request", "this clock cannot be moved")
             self.clock.advance(float(body.get("advance", 0)))
             return Reply(200, {"now": self.clock.now().isoformat()})
+        if sid not in world.subscriptions:
+            return NOT_FOUND
         if req.method == "POST" and req.path == "/_sim/seed":
-            sid = body.get("subscription_id") or next(iter(self.world.subscriptions), None)
-            if sid not in self.world.subscriptions:
-                return NOT_FOUND
             counts = {k: int(body.get(k, 0)) for k in ("succeeded", "retrying", "failed")}
-            return Reply(200, {"events": self.world.seed(sid, **counts)})
+            return Reply(200, {"events": world.seed(sid, **counts)})
+        if req.method == "POST" and req.path == "/_sim/changes":
+            count = int(body.get("count", 0))
+            start = self.clock.now() - timedelta(seconds=3 * count)
+            if "start" in body:
+                start = parse_rfc3339(str(body["start"]))
+            changes = generate_changes(count, seed=int(body.get("seed", 0)), start=start)
+            return Reply(200, {"events": world.feed(changes)})  # to every subscription passed
+        if req.method == "POST" and req.path == "/_sim/deliver":
+            until = None
+            if "until" in body:
+                until = self.clock.now() + timedelta(seconds=float(body["until"]))
+            report = self.engine.run_until_quiescent(until=until)
+            return Reply(
+                200,
+                {
+                    "attempts": report.attempts,
+                    "quiescent": report.quiescent,
+                    "now": self.clock.now().isoformat(),
+                    "counts": world.counts(sid),
+                },
+            )
+        if req.method == "GET" and req.path == "/_sim/counts":
+            return Reply(200, world.counts(sid))
         return NOT_FOUND
+
+
+class _Server(ThreadingHTTPServer):
+    # The default backlog of 5 drops connections when many clients come at once (each then
+    # waits a 1 s SYN retransmit).
+    request_queue_size = 128
 
 
 @dataclass
