@@ -274,8 +274,10 @@ def main() -> None:
     for name, r in results.items():
         print(row(name, r))
     ours, peer = results["serve"], results["peer"]
-    print(f"\nserve / peer: {ours['rps'] / peer['rps']:.2f}x (target >= 3x); "
-          f"serve / ceiling: {ours['rps'] / results['ceiling (bare 202)']['rps']:.2f}x")
+    print(
+        f"\nserve / peer: {ours['rps'] / peer['rps']:.2f}x (target >= 3x); "
+        f"serve / ceiling: {ours['rps'] / results['ceiling (bare 202)']['rps']:.2f}x"
+    )
     bad_ratio = results["serve, bad tokens"]["rps"] / results["peer, bad tokens"]["rps"]
     print(f"bad tokens, serve / peer: {bad_ratio:.2f}x (target >= 2x)")
     print(f"p99 {ours['p99_us'] / 1000:.1f} ms (target <= 50 ms)")
