@@ -161,3 +161,34 @@ def test_two_listener_processes_share_one_postgres_store(
     assert statuses == [202] * 240
     assert stored(db_url) == {jti: 3 for _, jti in tokens}
     assert [listener.stop() for listener in listeners] == [0, 0]
+
+
+def test_sigterm_finishes_and_commits_what_is_in_flight(
+    tmp_path: Path, key: SigningKey, jwks: JwksServer
+) -> None:
+    db = f"sqlite:///{tmp_path / 'store.db'}"
+    listener = ListenerProcess(db, jwks.url()).start(tmp_path)
+    tokens = [token(key) for _ in range(300)]
+    accepted: list[str] = []
+
+    def send(item: tuple[str, str]) -> None:
+        try:
+            if listener.post_token(item[0]).status == 202:
+                accepted.append(item[1])
+        except OSError:
+            pass  # refused once the listener stopped accepting
+
+    def stop_soon() -> None:
+        time.sleep(0.3)
+        assert listener.process is not None
+        listener.process.send_signal(signal.SIGTERM)
+
+    stopper = threading.Thread(target=stop_soon)
+    stopper.start()
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(send, tokens))
+    stopper.join()
+    assert listener.stop() == 0
+    assert accepted
+    survived = stored(db)
+    assert [jti for jti in accepted if jti not in survived] == []
