@@ -13,10 +13,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from migrate.defaults import V2_HASH_ENV
 from migrate.verify.keys import DEFAULT_COOLDOWN_S
 
+__all__ = ["CONFIG_ENV", "MULTIPROC_ENV", "V2_HASH_ENV", "ServeConfig"]
+
 CONFIG_ENV: Final = "WEBHOOKS_MIGRATE_SERVE_CONFIG"
-V2_HASH_ENV: Final = "WEBHOOKS_MIGRATE_V2_HASH"
 MULTIPROC_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
 """prometheus_client's multiprocess directory (set for more than one worker)."""
 DEFAULT_MAX_BODY: Final = 64 * 1024

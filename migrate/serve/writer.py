@@ -65,6 +65,7 @@ class GroupCommitter:
         self.on_failure = on_failure
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._stopping = False
+        self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="group-commit", daemon=True)
         self._thread.start()
         self.healthy = True
@@ -78,26 +79,19 @@ class GroupCommitter:
         rejects: list[dict[str, Any]] | None = None,
     ) -> Written:
         """Wait until these rows are committed; :class:`StoreFailed` if their commit failed."""
-        if self._stopping:
-            raise StoreFailed("the listener is stopping")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Written] = loop.create_future()
-        self._queue.put(_Item(loop, future, v3 or [], v2 or [], rejects or []))
+        with self._lock:  # every item is queued before the stop mark, or refused
+            if self._stopping:
+                raise StoreFailed("the listener is stopping")
+            self._queue.put(_Item(loop, future, v3 or [], v2 or [], rejects or []))
         return await future
-
-    def enqueue_rejects(self, rejects: list[dict[str, Any]]) -> None:
-        """Keep these rejects with the next commit, without waiting for it.
-
-        A 400 promises nothing (the sender is told the token is refused), so it need not wait
-        for an fsync; a reject lost to a store failure is sent again by the sender's retries.
-        """
-        if not self._stopping:
-            self._queue.put(_Item(None, None, [], [], rejects))
 
     def stop(self, timeout: float = 30.0) -> None:
         """Commit what is queued, then end the thread (graceful stop)."""
-        self._stopping = True
-        self._queue.put(_STOP)
+        with self._lock:
+            self._stopping = True
+            self._queue.put(_STOP)
         self._thread.join(timeout)
         self.store.close()
 
