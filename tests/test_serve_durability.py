@@ -5,8 +5,8 @@ from __future__ import annotations
 import http.client
 import signal
 import socket
-import subprocess
 import sqlite3
+import subprocess
 import threading
 import time
 from collections.abc import Iterator

@@ -16,16 +16,16 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
+from adapters.unified import UnifiedEvent
+from migrate.store import writes
+from migrate.store.revision import shipped_head
+from migrate.store.sqlite_native import connect, connect_read_only, sqlite_file, stored_revision
+
 fcntl: Any
 try:
     import fcntl
 except ImportError:  # pragma: no cover - not POSIX
     fcntl = None
-
-from adapters.unified import UnifiedEvent
-from migrate.store import writes
-from migrate.store.revision import shipped_head
-from migrate.store.sqlite_native import connect, connect_read_only, sqlite_file, stored_revision
 
 
 @dataclass(frozen=True, slots=True)
