@@ -82,6 +82,7 @@ class Listener:
         self.committer = GroupCommitter(
             self.store,
             max_batch=config.max_batch,
+            writers=1 if self.store.backend == "sqlite" else config.server_writers,
             on_commit=self.metrics.on_commit,
             on_failure=self.metrics.on_failure,
         )

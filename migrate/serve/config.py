@@ -48,6 +48,8 @@ class ServeConfig:
     """Seconds between background fetches while no key could be loaded yet."""
     max_batch: int = 1024
     """The most requests one transaction commits (group commit)."""
+    server_writers: int = 2
+    """Transactions in flight at once per worker on PostgreSQL/MariaDB (SQLite: one)."""
     lock_timeout: float = 5.0
     """How long a commit waits for the store's write lock before the request gets a 503."""
     retry_after: int = 5

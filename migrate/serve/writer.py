@@ -46,7 +46,11 @@ _STOP = object()
 
 
 class GroupCommitter:
-    """One writer thread over a :class:`ListenerStore`.
+    """Writer threads over a :class:`ListenerStore`: one for SQLite (one writer at a time
+    anyway), several for a server, whose transactions then commit side by side.
+
+    Each transaction inserts in ``event_id`` order, then counts re-sightings in that order, so
+    concurrent ones wait on each other's rows without a deadlock.
 
     ``on_commit(size, seconds)`` and ``on_failure(error)`` observe each transaction (metrics).
     """
@@ -56,6 +60,7 @@ class GroupCommitter:
         store: ListenerStore,
         *,
         max_batch: int = 1024,
+        writers: int = 1,
         on_commit: Callable[[int, float], None] | None = None,
         on_failure: Callable[[BaseException], None] | None = None,
     ) -> None:
@@ -66,8 +71,12 @@ class GroupCommitter:
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._stopping = False
         self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._run, name="group-commit", daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=self._run, name=f"group-commit-{i}", daemon=True)
+            for i in range(writers)
+        ]
+        for thread in self._threads:
+            thread.start()
         self.healthy = True
         """Whether the last transaction committed."""
 
@@ -102,8 +111,11 @@ class GroupCommitter:
         """Commit what is queued, then end the thread (graceful stop)."""
         with self._lock:
             self._stopping = True
-            self._queue.put(_STOP)
-        self._thread.join(timeout)
+            for _ in self._threads:
+                self._queue.put(_STOP)
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
         self.store.close()
 
     def _take(self) -> tuple[list[_Item], bool]:
