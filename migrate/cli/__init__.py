@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "schema": "migrate.cli.schema:schema",
     "api": "migrate.cli.api:api",
     "simulate": "migrate.cli.simulate:simulate",
+    "parity": "migrate.cli.parity:parity",
 }
 
 
