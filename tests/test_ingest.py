@@ -660,11 +660,11 @@ def test_a_dry_run_never_creates_or_changes_the_store(tmp_path: Path) -> None:
 
 
 def test_the_lengths_ingest_checks_are_the_models() -> None:
-    from migrate.ingest.core import EVENT_STRING_LIMITS
-    from migrate.ingest.server import _string_limits
+    from migrate.ingest.server import string_limits
     from migrate.store.models import Event
+    from migrate.store.writes import EVENT_STRING_LIMITS
 
-    assert _string_limits(Event.__table__) == EVENT_STRING_LIMITS  # type: ignore[arg-type]
+    assert string_limits(Event.__table__) == EVENT_STRING_LIMITS  # type: ignore[arg-type]
 
 
 def test_new_sqlite_stores_get_16k_pages_and_old_ones_keep_theirs(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from migrate.ingest.core import (
+from migrate.ingest.reports import (
     INGEST_KINDS,
     NO_KEY_SOURCE,
     FileReport,

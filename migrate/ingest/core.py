@@ -1,4 +1,5 @@
-"""The backend-neutral part of ingest: options, reports, batches and the loading loop.
+"""The backend-neutral part of ingest: the loading loop (options and reports are in
+``migrate.ingest.reports``, batches in ``migrate.ingest.batch``, rows in ``migrate.store.writes``).
 
 Nothing here imports SQLAlchemy: the SQLite path (``migrate.ingest.sqlite``) runs on the
 standard library alone. A backend is a subclass of :class:`Ingester` that says how the ledger is
@@ -15,200 +16,35 @@ import os
 import shutil
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, TypeVar
 
 from adapters.errors import Reason, Rejection
 from adapters.events_store import event_from_record, token_of_record
-from adapters.set_token import ParsedToken, event_from_parsed, parse_compact
+from adapters.set_token import event_from_parsed, parse_compact
 from adapters.timefmt import format_ms
 from adapters.unified import UnifiedEvent
 from migrate.convert import RejectedRecord
+from migrate.ingest.batch import Batch, Span, Writer
 from migrate.ingest.producers import Interleaved, ProcessProducer, ThreadProducer
-from migrate.kinds import V2Options, converter, iter_records, line_per_record, opened
+from migrate.ingest.reports import (
+    BATCH,
+    COMPLETED,
+    INGEST_KINDS,
+    LARGE_BATCH,
+    NOT_APPLICABLE,
+    SPAN_ROWS,
+    SPAN_SECONDS,
+    FileReport,
+    IngestOptions,
+    IngestReport,
+    LedgerRow,
+)
+from migrate.kinds import converter, iter_records, line_per_record, opened
 from migrate.progress import Progress
-from migrate.readers import DEFAULT_MAX_RECORD_BYTES, Record, display_name
-
-INGEST_KINDS: tuple[str, ...] = ("v2", "set", "export", "events")
-COMPLETED = "completed"
-INCOMPLETE = "incomplete"
-
-NO_KEY_SOURCE = "no key source is configured (--jwks or WEBHOOKS_MIGRATE_JWKS)"
-NOT_APPLICABLE = "not applicable: the input carries no signatures"
-
-TokenCheck = Callable[[ParsedToken], None]
-"""Signature verification hook: raises :class:`Rejection` for a token that must not be stored."""
-
-BATCH = 1000
-LARGE_BATCH = 5000
-SPAN_ROWS = 50_000
-SPAN_SECONDS = 3.0
-# Producer processes on SQLite (with more than one core): parsing and staging a record costs
-# more than writing it, so two producers keep one writer busy (see Interleaved).
-PRODUCERS = 2
-
-
-@dataclass(frozen=True, slots=True)
-class IngestOptions:
-    kind: str
-    etag: str | None = None
-    force: bool = False
-    dry_run: bool = False
-    batch_size: int | None = None
-    """Records per batch; ``None``: the backend's default (``LARGE_BATCH`` on SQLite and PostgreSQL,
-    ``BATCH`` on MariaDB)."""
-    commit_rows: int | None = None
-    """Commit (make progress durable) after about this many records; ``None``: the backend's
-    default (``SPAN_ROWS`` on SQLite and PostgreSQL; every batch on MariaDB)."""
-    v2: V2Options = field(default_factory=V2Options)
-    verify: TokenCheck | None = None
-    """Verify each token's signature (``set`` and ``events``); ``None`` stores them unverified."""
-    unverified_because: str = NO_KEY_SOURCE
-    """Said in the report when tokens are stored without verification (e.g. ``--no-verify``)."""
-    show_progress: bool = False
-    max_bytes: int = DEFAULT_MAX_RECORD_BYTES
-    on_reject: Callable[[RejectedRecord], None] | None = None
-
-
-@dataclass(slots=True)
-class FileReport:
-    path: str
-    sha256: str
-    read: int = 0
-    inserted: int = 0
-    duplicates: int = 0
-    rejected: int = 0
-    already_ingested: bool = False
-    resumed_from_line: int = 0
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "path": self.path,
-            "sha256": self.sha256,
-            "read": self.read,
-            "inserted": self.inserted,
-            "duplicates": self.duplicates,
-            "rejected": self.rejected,
-            "already_ingested": self.already_ingested,
-            "resumed_from_line": self.resumed_from_line,
-        }
-
-
-@dataclass(slots=True)
-class IngestReport:
-    files: list[FileReport] = field(default_factory=list)
-    verified: bool | None = None
-    """True: every stored token's signature was verified; False: tokens were stored without
-    verification (see ``signatures``); None: the input has no signatures (v2, export)."""
-    signatures: str = NOT_APPLICABLE
-
-    @property
-    def read(self) -> int:
-        return sum(f.read for f in self.files)
-
-    @property
-    def inserted(self) -> int:
-        return sum(f.inserted for f in self.files)
-
-    @property
-    def duplicates(self) -> int:
-        return sum(f.duplicates for f in self.files)
-
-    @property
-    def rejected(self) -> int:
-        return sum(f.rejected for f in self.files)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "files": [f.to_json() for f in self.files],
-            "read": self.read,
-            "inserted": self.inserted,
-            "duplicates": self.duplicates,
-            "rejected": self.rejected,
-            "signatures_verified": self.verified,
-            "signatures": self.signatures,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class LedgerRow:
-    """A file's row in ``ingest_files``: where it stands and what it has counted so far."""
-
-    id: int
-    status: str
-    last_line: int
-    read: int
-    inserted: int
-    duplicates: int
-    rejected: int
-
-
-class Batch:
-    """Records of one transaction; never splits one input line (a v2 array line) in two."""
-
-    def __init__(self) -> None:
-        self.events: dict[str, Any] = {}  # event_id -> encoded row, in-batch duplicates dropped
-        self.deliveries: list[dict[str, Any]] = []
-        self.rejects: list[dict[str, Any]] = []
-        self.read = 0
-        self.in_batch_duplicates = 0
-        self.first_line = 0
-        self.last_line = 0
-        self.bytes_read = 0
-        self.stage_file = ""  # SQLite: where the producer staged the rows
-        self.copy_data = b""  # PostgreSQL: the rows as COPY text
-
-
-# The events columns ingest writes: the unified event's own fields (a NamedTuple, so a row is the
-# event itself, delivery aside), then what the store adds; ``_values`` produces them in order.
-STORE_COLUMNS: tuple[str, ...] = (
-    "signature_verified",
-    "first_seen_at",
-    "last_seen_at",
-    "seen_count",
-    "first_file_id",
-    "last_file_id",
-    "first_line",
-)
-EVENT_COLUMNS: tuple[str, ...] = UnifiedEvent._fields[:-1] + STORE_COLUMNS
-assert UnifiedEvent._fields[-1] == "delivery"  # kept in its own table
-_TIMES = tuple(
-    EVENT_COLUMNS.index(n) for n in ("occurred_at", "issued_at", "first_seen_at", "last_seen_at")
-)
-_JSONS = tuple(EVENT_COLUMNS.index(n) for n in ("audience", "attributes", "payload"))
-_BOOLS = (EVENT_COLUMNS.index("signature_verified"),)
-
-
-def _sorted_rows(batch: Batch) -> list[Any]:
-    # Sorted keys insert into the event_id index in order: fewer pages touched.
-    return [batch.events[key] for key in sorted(batch.events)]
-
-
-# The events columns bounded in length (the others are TEXT). Values longer than these are
-# rejected before any backend sees them, so that none truncates (MariaDB's INSERT IGNORE would);
-# a test checks this table against the model.
-EVENT_STRING_LIMITS: dict[str, int] = {
-    "event_id": 255,
-    "source": 2,
-    "event_type": 255,
-    "entity_id": 255,
-    "event_object_id": 255,
-}
-
-
-class Writer(Protocol):
-    """How a backend encodes, stages and moves a batch of events."""
-
-    def encode(self, values: list[Any]) -> Any: ...
-
-    def prepare(self, batch: Batch) -> None:
-        """Producer side: make the batch ready to cross to the writer (in a child process)."""
-
-    def full(self) -> bool:
-        """Whether the open transaction must commit before another batch joins it."""
+from migrate.readers import Record, display_name
+from migrate.store.writes import delivery_row, event_values, reject_row
 
 
 def sha256_of(path: str) -> str:
@@ -265,9 +101,6 @@ class Ingester(Generic[Store]):
         self.span_rows = (
             options.commit_rows if options.commit_rows is not None else (SPAN_ROWS if spans else 0)
         )
-        self.limits = [
-            (EVENT_COLUMNS.index(name), name, limit) for name, limit in EVENT_STRING_LIMITS.items()
-        ]
         self.convert = self._converter()
         self.tokens = options.kind in ("set", "events")
         self.verified: bool | None = None
@@ -305,7 +138,7 @@ class Ingester(Generic[Store]):
         how many events were inserted. Events seen before in another file get a re-sighting."""
         raise NotImplementedError
 
-    def _advance_ledger(self, conn: Store, span: _Span, file_id: int, now: datetime) -> None:
+    def _advance_ledger(self, conn: Store, span: Span, file_id: int, now: datetime) -> None:
         """Move the resume point over the span, in its transaction; conditional on the resume
         point, so that two processes racing over the same lines count them once."""
         raise NotImplementedError
@@ -342,18 +175,6 @@ class Ingester(Generic[Store]):
             return event_from_record(record, token)
 
         return from_record
-
-    def _values(self, event: UnifiedEvent, file_id: int | None, line: int, now: str) -> list[Any]:
-        """``EVENT_COLUMNS`` values for ``event`` (times in the unified text form)."""
-        values: list[Any] = [*event[:-1], self.verified, now, now, 1, file_id, file_id, line]
-        for index, name, limit in self.limits:
-            value = values[index]
-            if value is not None and len(value) > limit:
-                # Checked here so that no backend truncates (MariaDB's INSERT IGNORE would).
-                raise Rejection(
-                    Reason.SCHEMA, "", f"{name} is {len(value)} characters; the store keeps {limit}"
-                )
-        return values
 
     def _batches(
         self,
@@ -429,7 +250,10 @@ class Ingester(Generic[Store]):
                         "",
                         "contains U+0000, which PostgreSQL cannot store (refused on every backend)",
                     )
-                row = self.writer.encode(self._values(event, file_id, record.line, now))
+                values = event_values(
+                    event, verified=self.verified, file_id=file_id, line=record.line, now=now
+                )
+                row = self.writer.encode(values)
             except Rejection as exc:
                 rejection = exc
             else:
@@ -438,20 +262,20 @@ class Ingester(Generic[Store]):
                     return
                 batch.events[event.event_id] = row
                 if event.delivery is not None:
-                    batch.deliveries.append(_delivery_row(event, now))
+                    batch.deliveries.append(delivery_row(event, now))
                 return
         rejected = RejectedRecord.of(record, rejection)
         batch.rejects.append(
-            {
-                "file_id": file_id,
-                "path": rejected.path,
-                "line": rejected.line,
-                "pointer": rejected.pointer,
-                "reason": rejected.reason,
-                "message": rejected.message,
-                "raw": rejected.raw,
-                "created_at": datetime.fromisoformat(now),
-            }
+            reject_row(
+                file_id=file_id,
+                path=rejected.path,
+                line=rejected.line,
+                pointer=rejected.pointer,
+                reason=rejected.reason,
+                message=rejected.message,
+                raw=rejected.raw,
+                now=now,
+            )
         )
 
     # -- loading ------------------------------------------------------------------------------
@@ -504,7 +328,7 @@ class Ingester(Generic[Store]):
             with self._loading() as conn:
                 batches = self._producer(local, name, file_id, resume_after)
                 try:
-                    span = _Span()
+                    span = Span()
                     for batch in batches:
                         # Reported here, not where the batch was made: a producer process's
                         # stderr is a copy, and its order would interleave with ours.
@@ -555,7 +379,7 @@ class Ingester(Generic[Store]):
         file_id: int | None,
         *,
         recount: bool,
-        span: _Span,
+        span: Span,
     ) -> tuple[int, int]:
         """Write one batch; return ``(inserted, duplicates)``.
 
@@ -582,7 +406,7 @@ class Ingester(Generic[Store]):
         return inserted, converted - inserted + batch.in_batch_duplicates
 
     def _write_alone(
-        self, conn: Store, batch: Batch, file_id: int | None, *, recount: bool, span: _Span
+        self, conn: Store, batch: Batch, file_id: int | None, *, recount: bool, span: Span
     ) -> int:
         """One batch in a transaction of its own, with its ledger advance."""
         self._begin(conn)
@@ -595,7 +419,7 @@ class Ingester(Generic[Store]):
     def _commit_span(
         self,
         conn: Store,
-        span: _Span,
+        span: Span,
         file_id: int | None,
         *,
         recount: bool,
@@ -607,50 +431,6 @@ class Ingester(Generic[Store]):
         if commit and self._in_transaction(conn):
             self._commit(conn)
         span.reset()
-
-
-class _Span:
-    """What the open transaction has written: the ledger advances by exactly this on commit."""
-
-    def __init__(self) -> None:
-        self.reset()
-
-    def reset(self) -> None:
-        self.first_line = 0
-        self.last_line = 0
-        self.read = self.inserted = self.duplicates = self.rejected = self.rows = 0
-        self.started = time.monotonic()
-
-    def start(self, first_line: int) -> None:
-        self.reset()
-        self.first_line = first_line
-
-    def add(self, batch: Batch, inserted: int, converted: int) -> None:
-        self.last_line = batch.last_line
-        self.read += batch.read
-        self.inserted += inserted
-        self.duplicates += converted - inserted + batch.in_batch_duplicates
-        self.rejected += len(batch.rejects)
-        self.rows += batch.read
-
-    def age(self) -> float:
-        return time.monotonic() - self.started
-
-
-def _delivery_row(event: UnifiedEvent, now: str) -> dict[str, Any]:
-    d = event.delivery
-    assert d is not None
-    return {
-        "event_id": event.event_id,
-        "observed_at": datetime.fromisoformat(now),
-        "record_id": d.record_id,
-        "state": d.state,
-        "attempts": d.attempts,
-        "status_code": d.status_code,
-        "endpoint": d.endpoint,
-        "created_at": None if d.created_at is None else datetime.fromisoformat(d.created_at),
-        "updated_at": None if d.updated_at is None else datetime.fromisoformat(d.updated_at),
-    }
 
 
 def _rejected_record(row: dict[str, Any]) -> RejectedRecord:

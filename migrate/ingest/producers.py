@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from migrate.ingest.core import Batch
+    from migrate.ingest.batch import Batch
 
 
 class ThreadProducer:

@@ -14,41 +14,31 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import mysql, postgresql
 
-from migrate.ingest.core import (
-    _JSONS,
-    _TIMES,
-    COMPLETED,
-    EVENT_COLUMNS,
-    INCOMPLETE,
-    Batch,
-    Ingester,
-    IngestOptions,
-    LedgerRow,
-    _sorted_rows,
-    _Span,
-)
+from migrate.ingest.batch import Batch, Span, sorted_rows
+from migrate.ingest.core import Ingester
+from migrate.ingest.reports import COMPLETED, INCOMPLETE, IngestOptions, LedgerRow
 from migrate.store.jsontext import dumps_json
 from migrate.store.models import Base
+from migrate.store.writes import (
+    EVENT_COLUMNS,
+    JSON_COLUMNS,
+    core_event,
+    core_resight,
+    insert_deliveries,
+    insert_ignoring_conflicts,
+    insert_rejects,
+)
 
 
-def _tables() -> tuple[sa.Table, sa.Table, sa.Table, sa.Table]:
+def _tables() -> tuple[sa.Table, sa.Table]:
     tables = Base.metadata.tables
-    return tables["events"], tables["ingest_files"], tables["rejects"], tables["deliveries"]
+    return tables["events"], tables["ingest_files"]
 
 
-def insert_ignoring_conflicts(engine: sa.Engine, table: sa.Table) -> sa.Insert:
-    """An INSERT that silently skips rows violating a unique constraint, on every backend."""
-    dialect = engine.dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing()
-    if dialect in ("mysql", "mariadb"):
-        return mysql.insert(table).prefix_with("IGNORE")
-    return sa.insert(table).prefix_with("OR IGNORE")
-
-
-def _string_limits(table: sa.Table) -> dict[str, int]:
+def string_limits(table: sa.Table) -> dict[str, int]:
+    """The lengths ``table``'s bounded string columns keep (a test compares them with
+    ``migrate.store.writes.EVENT_STRING_LIMITS``)."""
     return {
         c.name: c.type.length
         for c in table.columns
@@ -78,13 +68,10 @@ class _CoreWriter(_InMemoryRows):
         self.statement = statement.returning(table.c.event_id) if self.returning else statement
 
     def encode(self, values: list[Any]) -> Any:
-        for i in _TIMES:
-            if values[i] is not None:
-                values[i] = datetime.fromisoformat(values[i])
-        return dict(zip(EVENT_COLUMNS, values, strict=True))
+        return core_event(values)
 
     def insert(self, conn: sa.Connection, batch: Batch) -> int:
-        rows = _sorted_rows(batch)
+        rows = sorted_rows(batch)
         if not rows:
             return 0
         result = conn.execute(self.statement, rows)
@@ -129,14 +116,14 @@ class _PostgresWriter(_InMemoryRows):
     def encode(self, values: list[Any]) -> Any:
         # COPY's text format parses each value with the column's own input function: the
         # unified timestamps are valid timestamptz text, JSON goes as its text.
-        for i in _JSONS:
+        for i in JSON_COLUMNS:
             if values[i] is not None:
                 values[i] = dumps_json(values[i])
         return tuple(values)
 
     def prepare(self, batch: Batch) -> None:
         """Producer side: the batch's rows as ``COPY`` text, sorted by event_id; ids kept."""
-        batch.copy_data = "".join([copy_text_line(row) for row in _sorted_rows(batch)]).encode()
+        batch.copy_data = "".join([copy_text_line(row) for row in sorted_rows(batch)]).encode()
         batch.events = dict.fromkeys(batch.events)
 
     def insert(self, conn: sa.Connection, batch: Batch) -> int:
@@ -216,7 +203,7 @@ class ServerIngester(Ingester[sa.Connection]):
 
     def __init__(self, engine: sa.Engine, options: IngestOptions) -> None:
         self.engine = engine
-        self.events, self.files, self.rejects, self.deliveries = _tables()
+        self.events, self.files = _tables()
         super().__init__(options, spans=engine.dialect.name in ("sqlite", "postgresql"))
         self.writer: _CoreWriter | _PostgresWriter
         if engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg":
@@ -226,8 +213,6 @@ class ServerIngester(Ingester[sa.Connection]):
         missing = {c.name for c in self.events.columns if not c.primary_key} ^ set(EVENT_COLUMNS)
         if missing:  # pragma: no cover - caught by the test suite when the model changes
             raise RuntimeError(f"events columns and EVENT_COLUMNS differ: {sorted(missing)}")
-        self.insert_rejects = insert_ignoring_conflicts(engine, self.rejects)
-        self.insert_deliveries = insert_ignoring_conflicts(engine, self.deliveries)
 
     def _producer_processes(self) -> int:
         # PostgreSQL's server-side insert is slower than one producer.
@@ -306,7 +291,7 @@ class ServerIngester(Ingester[sa.Connection]):
         return conn.in_transaction()
 
     def _write_alone(
-        self, conn: sa.Connection, batch: Batch, file_id: int | None, *, recount: bool, span: _Span
+        self, conn: sa.Connection, batch: Batch, file_id: int | None, *, recount: bool, span: Span
     ) -> int:
         for attempt in range(5):
             try:
@@ -329,30 +314,12 @@ class ServerIngester(Ingester[sa.Connection]):
     ) -> int:
         inserted = self.writer.insert(conn, batch)
         if inserted < len(batch.events) and file_id is not None and not recount:
-            self._mark_resighted(conn, list(batch.events), file_id, datetime.now(UTC))
-        if batch.deliveries:
-            conn.execute(self.insert_deliveries, batch.deliveries)
-        if batch.rejects:
-            conn.execute(self.insert_rejects, batch.rejects)
+            core_resight(conn, list(batch.events), file_id)
+        insert_deliveries(conn, batch.deliveries)
+        insert_rejects(conn, batch.rejects)
         return inserted
 
-    def _mark_resighted(
-        self, conn: sa.Connection, ids: list[str], file_id: int, now: datetime
-    ) -> None:
-        """Bump ``seen_count`` of events seen before in another file (not rows just inserted)."""
-        events = self.events
-        conn.execute(
-            sa.update(events)
-            .where(
-                events.c.event_id.in_(ids),
-                sa.or_(events.c.last_file_id.is_(None), events.c.last_file_id != file_id),
-            )
-            .values(seen_count=events.c.seen_count + 1, last_seen_at=now, last_file_id=file_id)
-        )
-
-    def _advance_ledger(
-        self, conn: sa.Connection, span: _Span, file_id: int, now: datetime
-    ) -> None:
+    def _advance_ledger(self, conn: sa.Connection, span: Span, file_id: int, now: datetime) -> None:
         files = self.files
         # Conditional on the resume point, so that two processes racing over the same lines
         # count them once.

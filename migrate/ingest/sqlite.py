@@ -18,30 +18,31 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from migrate.ingest.core import (
-    _BOOLS,
-    _JSONS,
-    _TIMES,
+from migrate.ingest.batch import Batch, Span, sorted_rows
+from migrate.ingest.core import Ingester
+from migrate.ingest.reports import (
     COMPLETED,
-    EVENT_COLUMNS,
     INCOMPLETE,
     PRODUCERS,
-    Batch,
-    Ingester,
     IngestOptions,
     IngestReport,
     LedgerRow,
-    _sorted_rows,
-    _Span,
 )
-from migrate.store.fingerprint import DELIVERY_OBSERVATION, delivery_fingerprint
-from migrate.store.jsontext import dumps_json
 from migrate.store.sqlite_native import (
     connect,
     connect_read_only,
     has_table,
     stored_revision,
     stored_time,
+)
+from migrate.store.writes import (
+    EVENT_COLUMNS,
+    SQLITE_CHUNK,
+    SQLITE_RESIGHT,
+    insert_deliveries,
+    insert_rejects,
+    sqlite_event,
+    sqlite_insert,
 )
 
 if TYPE_CHECKING:
@@ -53,24 +54,9 @@ SQLITE_CACHE_KIB = 16 * 1024
 SQLITE_DEFAULT_CACHE_KIB = 2000  # SQLite's own default (-2000)
 STAGE_CACHE_KIB = 256
 STAGE_PREFIX = "webhooks-migrate-stage-"
-COUNT_CHUNK = 500  # ids per dry-run lookup, well under SQLite's bound-parameter limit
 
 _LEDGER_COLUMNS = "id, status, last_line, read, inserted, duplicates, rejected"
-# A delivery row: the observation (which its fingerprint is made from) and when it was made.
-_DELIVERY_COLUMNS = (*DELIVERY_OBSERVATION, "observed_at")
-_DELIVERY_TIMES = ("observed_at", "created_at", "updated_at")
-_REJECT_COLUMNS = ("file_id", "path", "line", "pointer", "reason", "message", "raw", "created_at")
-
-
-def _insert_or_ignore(table: str, columns: Sequence[str]) -> str:
-    names = ", ".join(columns)
-    marks = ", ".join("?" for _ in columns)
-    return f"INSERT OR IGNORE INTO {table} ({names}) VALUES ({marks})"  # noqa: S608
-
-
-INSERT_DELIVERY = _insert_or_ignore("deliveries", (*_DELIVERY_COLUMNS, "fingerprint"))
-INSERT_REJECT = _insert_or_ignore("rejects", _REJECT_COLUMNS)
-INSERT_FILE = _insert_or_ignore(
+INSERT_FILE = sqlite_insert(
     "ingest_files",
     (
         "path",
@@ -89,11 +75,7 @@ INSERT_FILE = _insert_or_ignore(
 )
 # Events seen before in another file (not rows this batch just inserted) get a re-sighting;
 # the batch's ids are read from its staging table, still attached.
-RESIGHT = (
-    "UPDATE events SET seen_count = seen_count + 1, last_seen_at = ?, last_file_id = ? "
-    "WHERE event_id IN (SELECT event_id FROM {schema}.rows) "
-    "AND (last_file_id IS NULL OR last_file_id != ?)"
-)
+RESIGHT_STAGED = SQLITE_RESIGHT.format(ids="SELECT event_id FROM {schema}.rows")
 ADVANCE = (
     "UPDATE ingest_files SET last_line = ?, read = read + ?, inserted = inserted + ?, "
     "duplicates = duplicates + ?, rejected = rejected + ?, updated_at = ? "
@@ -129,27 +111,12 @@ class SqliteWriter:
         # table holds its rows sorted by event_id (see ``prepare``), so a plain scan writes the
         # unique index in order (fewer pages per batch) without an ORDER BY, whose sorter
         # would hold a whole batch in the writer's memory.
-        self.move_sql = (
-            f"INSERT OR IGNORE INTO main.events ({columns}) "  # noqa: S608
-            f"SELECT {columns} FROM {{schema}}.rows"
-        )
+        self.move_sql = sqlite_insert("main.events", EVENT_COLUMNS, select_from="{schema}.rows")
         self.directory = ""
         self.attached: list[tuple[str, str]] = []
 
     def encode(self, values: list[Any]) -> Any:
-        for i in _TIMES:
-            text = values[i]
-            if text is not None:
-                # "2020-01-27T16:53:50.739Z" -> "2020-01-27 16:53:50.739000": UTCDateTime's
-                # SQLite storage (UTC wall time, microseconds, no zone).
-                values[i] = f"{text[:10]} {text[11:23]}000"
-        for i in _JSONS:
-            if values[i] is not None:
-                values[i] = dumps_json(values[i])
-        for i in _BOOLS:
-            if values[i] is not None:
-                values[i] = int(values[i])
-        return tuple(values)
+        return sqlite_event(values)
 
     def open(self) -> None:
         _sweep_stale_stages()
@@ -168,7 +135,7 @@ class SqliteWriter:
             stage.execute("PRAGMA journal_mode = OFF")
             stage.execute("PRAGMA synchronous = OFF")
             stage.execute(self.create_stage)
-            stage.executemany(self.stage_sql, _sorted_rows(batch))
+            stage.executemany(self.stage_sql, sorted_rows(batch))
             stage.commit()
         finally:
             stage.close()
@@ -284,7 +251,7 @@ class SqliteIngester(Ingester[sqlite3.Connection | None]):
         )
 
     def _advance_ledger(
-        self, conn: sqlite3.Connection | None, span: _Span, file_id: int, now: datetime
+        self, conn: sqlite3.Connection | None, span: Span, file_id: int, now: datetime
     ) -> None:
         _writable(conn).execute(
             ADVANCE,
@@ -336,19 +303,18 @@ class SqliteIngester(Ingester[sqlite3.Connection | None]):
         inserted = self.writer.insert(store, batch)
         if inserted < len(batch.events) and file_id is not None and not recount:
             now = stored_time(datetime.now(UTC))
-            store.execute(RESIGHT.format(schema=self.writer.last_schema), (now, file_id, file_id))
-        if batch.deliveries:
-            store.executemany(INSERT_DELIVERY, [_delivery_values(d) for d in batch.deliveries])
-        if batch.rejects:
-            store.executemany(INSERT_REJECT, [_reject_values(r) for r in batch.rejects])
+            resight = RESIGHT_STAGED.format(schema=self.writer.last_schema)
+            store.execute(resight, (now, file_id, file_id))
+        insert_deliveries(store, batch.deliveries)
+        insert_rejects(store, batch.rejects)
         return inserted
 
     def _count_new(self, conn: sqlite3.Connection | None, ids: list[str]) -> int:
         if conn is None or not ids or not has_table(conn, "events"):
             return len(ids)
         stored = 0
-        for start in range(0, len(ids), COUNT_CHUNK):
-            chunk = ids[start : start + COUNT_CHUNK]
+        for start in range(0, len(ids), SQLITE_CHUNK):
+            chunk = ids[start : start + SQLITE_CHUNK]
             marks = ", ".join("?" for _ in chunk)
             query = f"SELECT COUNT(*) FROM events WHERE event_id IN ({marks})"  # noqa: S608
             stored += conn.execute(query, chunk).fetchone()[0]
@@ -378,19 +344,6 @@ def _tune(conn: sqlite3.Connection, *, ingesting: bool) -> None:
     conn.execute(f"PRAGMA synchronous = {'NORMAL' if ingesting else 'FULL'}")
     cache = SQLITE_CACHE_KIB if ingesting else SQLITE_DEFAULT_CACHE_KIB
     conn.execute(f"PRAGMA cache_size = -{cache}")
-
-
-def _delivery_values(row: dict[str, Any]) -> tuple[Any, ...]:
-    # The fingerprint is the model's column default, computed from the same observation.
-    values = [row[name] for name in _DELIVERY_COLUMNS]
-    for i, name in enumerate(_DELIVERY_COLUMNS):
-        if name in _DELIVERY_TIMES and values[i] is not None:
-            values[i] = stored_time(values[i])
-    return (*values, delivery_fingerprint(row))
-
-
-def _reject_values(row: dict[str, Any]) -> tuple[Any, ...]:
-    return tuple(stored_time(row[c]) if c == "created_at" else row[c] for c in _REJECT_COLUMNS)
 
 
 def ingest_sqlite_file(

@@ -1,0 +1,68 @@
+"""Batches: the records of one transaction, and what the open transaction has written."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Protocol
+
+
+class Batch:
+    """Records of one transaction; never splits one input line (a v2 array line) in two."""
+
+    def __init__(self) -> None:
+        self.events: dict[str, Any] = {}  # event_id -> encoded row, in-batch duplicates dropped
+        self.deliveries: list[dict[str, Any]] = []
+        self.rejects: list[dict[str, Any]] = []
+        self.read = 0
+        self.in_batch_duplicates = 0
+        self.first_line = 0
+        self.last_line = 0
+        self.bytes_read = 0
+        self.stage_file = ""  # SQLite: where the producer staged the rows
+        self.copy_data = b""  # PostgreSQL: the rows as COPY text
+
+
+def sorted_rows(batch: Batch) -> list[Any]:
+    """The batch's encoded event rows by event_id: they insert into the unique index in order
+    (fewer pages touched)."""
+    return [batch.events[key] for key in sorted(batch.events)]
+
+
+class Writer(Protocol):
+    """How a backend encodes, stages and moves a batch of events."""
+
+    def encode(self, values: list[Any]) -> Any: ...
+
+    def prepare(self, batch: Batch) -> None:
+        """Producer side: make the batch ready to cross to the writer (in a child process)."""
+
+    def full(self) -> bool:
+        """Whether the open transaction must commit before another batch joins it."""
+
+
+class Span:
+    """What the open transaction has written: the ledger advances by exactly this on commit."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.first_line = 0
+        self.last_line = 0
+        self.read = self.inserted = self.duplicates = self.rejected = self.rows = 0
+        self.started = time.monotonic()
+
+    def start(self, first_line: int) -> None:
+        self.reset()
+        self.first_line = first_line
+
+    def add(self, batch: Batch, inserted: int, converted: int) -> None:
+        self.last_line = batch.last_line
+        self.read += batch.read
+        self.inserted += inserted
+        self.duplicates += converted - inserted + batch.in_batch_duplicates
+        self.rejected += len(batch.rejects)
+        self.rows += batch.read
+
+    def age(self) -> float:
+        return time.monotonic() - self.started

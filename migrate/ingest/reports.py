@@ -1,0 +1,126 @@
+"""What ingest is asked to do and what it reports: options, per-file and total counts, the
+ledger row a file's progress is kept in."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from adapters.set_token import ParsedToken
+from migrate.convert import RejectedRecord
+from migrate.kinds import V2Options
+from migrate.readers import DEFAULT_MAX_RECORD_BYTES
+
+INGEST_KINDS: tuple[str, ...] = ("v2", "set", "export", "events")
+COMPLETED = "completed"
+INCOMPLETE = "incomplete"
+
+NO_KEY_SOURCE = "no key source is configured (--jwks or WEBHOOKS_MIGRATE_JWKS)"
+NOT_APPLICABLE = "not applicable: the input carries no signatures"
+
+TokenCheck = Callable[[ParsedToken], None]
+"""Signature verification hook: raises :class:`Rejection` for a token that must not be stored."""
+
+BATCH = 1000
+LARGE_BATCH = 5000
+SPAN_ROWS = 50_000
+SPAN_SECONDS = 3.0
+# Producer processes on SQLite (with more than one core): parsing and staging a record costs
+# more than writing it, so two producers keep one writer busy (see Interleaved).
+PRODUCERS = 2
+
+
+@dataclass(frozen=True, slots=True)
+class IngestOptions:
+    kind: str
+    etag: str | None = None
+    force: bool = False
+    dry_run: bool = False
+    batch_size: int | None = None
+    """Records per batch; ``None``: the backend's default (``LARGE_BATCH`` on SQLite and PostgreSQL,
+    ``BATCH`` on MariaDB)."""
+    commit_rows: int | None = None
+    """Commit (make progress durable) after about this many records; ``None``: the backend's
+    default (``SPAN_ROWS`` on SQLite and PostgreSQL; every batch on MariaDB)."""
+    v2: V2Options = field(default_factory=V2Options)
+    verify: TokenCheck | None = None
+    """Verify each token's signature (``set`` and ``events``); ``None`` stores them unverified."""
+    unverified_because: str = NO_KEY_SOURCE
+    """Said in the report when tokens are stored without verification (e.g. ``--no-verify``)."""
+    show_progress: bool = False
+    max_bytes: int = DEFAULT_MAX_RECORD_BYTES
+    on_reject: Callable[[RejectedRecord], None] | None = None
+
+
+@dataclass(slots=True)
+class FileReport:
+    path: str
+    sha256: str
+    read: int = 0
+    inserted: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    already_ingested: bool = False
+    resumed_from_line: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "sha256": self.sha256,
+            "read": self.read,
+            "inserted": self.inserted,
+            "duplicates": self.duplicates,
+            "rejected": self.rejected,
+            "already_ingested": self.already_ingested,
+            "resumed_from_line": self.resumed_from_line,
+        }
+
+
+@dataclass(slots=True)
+class IngestReport:
+    files: list[FileReport] = field(default_factory=list)
+    verified: bool | None = None
+    """True: every stored token's signature was verified; False: tokens were stored without
+    verification (see ``signatures``); None: the input has no signatures (v2, export)."""
+    signatures: str = NOT_APPLICABLE
+
+    @property
+    def read(self) -> int:
+        return sum(f.read for f in self.files)
+
+    @property
+    def inserted(self) -> int:
+        return sum(f.inserted for f in self.files)
+
+    @property
+    def duplicates(self) -> int:
+        return sum(f.duplicates for f in self.files)
+
+    @property
+    def rejected(self) -> int:
+        return sum(f.rejected for f in self.files)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "files": [f.to_json() for f in self.files],
+            "read": self.read,
+            "inserted": self.inserted,
+            "duplicates": self.duplicates,
+            "rejected": self.rejected,
+            "signatures_verified": self.verified,
+            "signatures": self.signatures,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerRow:
+    """A file's row in ``ingest_files``: where it stands and what it has counted so far."""
+
+    id: int
+    status: str
+    last_line: int
+    read: int
+    inserted: int
+    duplicates: int
+    rejected: int

@@ -1,0 +1,380 @@
+"""Writing the store: the events, rejects and deliveries rows, and the idempotent event insert.
+
+Everything that puts a row into ``events``, ``rejects`` or ``deliveries`` goes through here:
+``ingest`` (rows from a file, with its ledger id and line numbers) and the listener (rows from
+requests, with neither). One row layout, one length check, one encoding per backend and one
+``INSERT`` that skips stored ``event_id``s per backend:
+
+- SQLite on the standard library (``sqlite3``): ``INSERT OR IGNORE`` built by :func:`sqlite_insert`.
+- SQLAlchemy (PostgreSQL, MariaDB/MySQL, SQLite as a reference): :func:`insert_ignoring_conflicts`.
+
+:func:`insert_events` is the operation both callers need: insert these events in the caller's
+open transaction, skip those already stored, and say which were new. Importing this module does
+not import SQLAlchemy (the SQLite ingest process never loads it).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from adapters.errors import Reason, Rejection
+from adapters.timefmt import format_ms
+from adapters.unified import UnifiedEvent
+from migrate.store.fingerprint import DELIVERY_OBSERVATION, delivery_fingerprint
+from migrate.store.jsontext import dumps_json
+from migrate.store.sqlite_native import stored_time
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+# -- the rows ---------------------------------------------------------------------------------
+
+# The events columns written: the unified event's own fields (a NamedTuple, so a row is the
+# event itself, delivery aside), then what the store adds; ``event_values`` gives them in order.
+STORE_COLUMNS: tuple[str, ...] = (
+    "signature_verified",
+    "first_seen_at",
+    "last_seen_at",
+    "seen_count",
+    "first_file_id",
+    "last_file_id",
+    "first_line",
+)
+EVENT_COLUMNS: tuple[str, ...] = UnifiedEvent._fields[:-1] + STORE_COLUMNS
+assert UnifiedEvent._fields[-1] == "delivery"  # kept in its own table
+TIME_COLUMNS: tuple[int, ...] = tuple(
+    EVENT_COLUMNS.index(n) for n in ("occurred_at", "issued_at", "first_seen_at", "last_seen_at")
+)
+"""Positions in an event row of its times (unified text form until encoded)."""
+JSON_COLUMNS: tuple[int, ...] = tuple(
+    EVENT_COLUMNS.index(n) for n in ("audience", "attributes", "payload")
+)
+BOOL_COLUMNS: tuple[int, ...] = (EVENT_COLUMNS.index("signature_verified"),)
+
+# The events columns bounded in length (the others are TEXT). Longer values are rejected before
+# any backend sees them, so that none truncates (MariaDB's INSERT IGNORE would); a test checks
+# this table against the model.
+EVENT_STRING_LIMITS: dict[str, int] = {
+    "event_id": 255,
+    "source": 2,
+    "event_type": 255,
+    "entity_id": 255,
+    "event_object_id": 255,
+}
+_LIMITS = [(EVENT_COLUMNS.index(name), name, limit) for name, limit in EVENT_STRING_LIMITS.items()]
+
+# A delivery row: the observation (which its fingerprint is made from) and when it was made.
+DELIVERY_COLUMNS: tuple[str, ...] = (*DELIVERY_OBSERVATION, "observed_at")
+_DELIVERY_TIMES = frozenset(("observed_at", "created_at", "updated_at"))
+REJECT_COLUMNS: tuple[str, ...] = (
+    "file_id",
+    "path",
+    "line",
+    "pointer",
+    "reason",
+    "message",
+    "raw",
+    "created_at",
+)
+
+
+def now_text() -> str:
+    """The current time in the unified text form the rows carry (milliseconds, ``Z``)."""
+    return format_ms(datetime.now(UTC))
+
+
+def check_event(event: UnifiedEvent) -> None:
+    """Raise :class:`Rejection` if the store cannot keep ``event`` whole (a value too long)."""
+    for index, name, limit in _LIMITS:
+        value = event[index]
+        if value is not None and len(value) > limit:
+            # Checked here so that no backend truncates (MariaDB's INSERT IGNORE would).
+            raise Rejection(
+                Reason.SCHEMA, "", f"{name} is {len(value)} characters; the store keeps {limit}"
+            )
+
+
+def event_values(
+    event: UnifiedEvent, *, verified: bool | None, file_id: int | None, line: int | None, now: str
+) -> list[Any]:
+    """``EVENT_COLUMNS`` values for ``event`` (times in the unified text form), length-checked.
+
+    ``file_id`` and ``line``: where ingest read it; ``None`` for the listener.
+    """
+    check_event(event)
+    return [*event[:-1], verified, now, now, 1, file_id, file_id, line]
+
+
+def delivery_row(event: UnifiedEvent, now: str) -> dict[str, Any]:
+    """The ``deliveries`` row of an event that carries a delivery observation."""
+    d = event.delivery
+    assert d is not None
+    return {
+        "event_id": event.event_id,
+        "observed_at": datetime.fromisoformat(now),
+        "record_id": d.record_id,
+        "state": d.state,
+        "attempts": d.attempts,
+        "status_code": d.status_code,
+        "endpoint": d.endpoint,
+        "created_at": None if d.created_at is None else datetime.fromisoformat(d.created_at),
+        "updated_at": None if d.updated_at is None else datetime.fromisoformat(d.updated_at),
+    }
+
+
+def reject_row(
+    *,
+    path: str,
+    pointer: str,
+    reason: str,
+    message: str,
+    raw: str,
+    now: str,
+    file_id: int | None = None,
+    line: int = 0,
+) -> dict[str, Any]:
+    """A ``rejects`` row. ``file_id``/``line``: where ingest read it (none for the listener)."""
+    return {
+        "file_id": file_id,
+        "path": path,
+        "line": line,
+        "pointer": pointer,
+        "reason": reason,
+        "message": message,
+        "raw": raw,
+        "created_at": datetime.fromisoformat(now),
+    }
+
+
+# -- SQLite on the standard library -----------------------------------------------------------
+
+
+def sqlite_insert(table: str, columns: Sequence[str], *, select_from: str | None = None) -> str:
+    """The SQLite insert that skips rows violating a unique constraint (``INSERT OR IGNORE``).
+
+    With ``select_from`` (a table name) the rows come from that table's same columns.
+    Table and column names come from our own metadata, never from input.
+    """
+    names = ", ".join(columns)
+    if select_from is not None:
+        return f"INSERT OR IGNORE INTO {table} ({names}) SELECT {names} FROM {select_from}"  # noqa: S608
+    marks = ", ".join("?" for _ in columns)
+    return f"INSERT OR IGNORE INTO {table} ({names}) VALUES ({marks})"  # noqa: S608
+
+
+SQLITE_INSERT_EVENT = sqlite_insert("events", EVENT_COLUMNS)
+SQLITE_INSERT_DELIVERY = sqlite_insert("deliveries", (*DELIVERY_COLUMNS, "fingerprint"))
+SQLITE_INSERT_REJECT = sqlite_insert("rejects", REJECT_COLUMNS)
+SQLITE_RESIGHT = (
+    "UPDATE events SET seen_count = seen_count + 1, last_seen_at = ?, last_file_id = ? "
+    "WHERE event_id IN ({ids}) AND (last_file_id IS NULL OR last_file_id != ?)"
+)
+"""Events seen before in another file get a re-sighting; ``{ids}``: a subquery or ``?`` marks."""
+SQLITE_CHUNK = 500  # ids per statement, well under SQLite's bound-parameter limit
+
+
+def sqlite_event(values: list[Any]) -> tuple[Any, ...]:
+    """An event row encoded as the model's column types store it in SQLite (tests compare)."""
+    for i in TIME_COLUMNS:
+        text = values[i]
+        if text is not None:
+            # "2020-01-27T16:53:50.739Z" -> "2020-01-27 16:53:50.739000": UTCDateTime's
+            # SQLite storage (UTC wall time, microseconds, no zone).
+            values[i] = f"{text[:10]} {text[11:23]}000"
+    for i in JSON_COLUMNS:
+        if values[i] is not None:
+            values[i] = dumps_json(values[i])
+    for i in BOOL_COLUMNS:
+        if values[i] is not None:
+            values[i] = int(values[i])
+    return tuple(values)
+
+
+def sqlite_delivery(row: dict[str, Any]) -> tuple[Any, ...]:
+    # The fingerprint is the model's column default, computed from the same observation.
+    values = [row[name] for name in DELIVERY_COLUMNS]
+    for i, name in enumerate(DELIVERY_COLUMNS):
+        if name in _DELIVERY_TIMES and values[i] is not None:
+            values[i] = stored_time(values[i])
+    return (*values, delivery_fingerprint(row))
+
+
+def sqlite_reject(row: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(stored_time(row[c]) if c == "created_at" else row[c] for c in REJECT_COLUMNS)
+
+
+def sqlite_resight(conn: sqlite3.Connection, ids: Sequence[str], file_id: int) -> None:
+    now = stored_time(datetime.now(UTC))
+    for start in range(0, len(ids), SQLITE_CHUNK):
+        chunk = list(ids[start : start + SQLITE_CHUNK])
+        query = SQLITE_RESIGHT.format(ids=", ".join("?" for _ in chunk))
+        conn.execute(query, (now, file_id, *chunk, file_id))
+
+
+# -- SQLAlchemy -------------------------------------------------------------------------------
+
+
+def insert_ignoring_conflicts(bind: sa.Engine | sa.Connection, table: sa.Table) -> sa.Insert:
+    """An INSERT that silently skips rows violating a unique constraint, on every backend."""
+    import sqlalchemy as sa
+    from sqlalchemy.dialects import mysql, postgresql
+
+    dialect = bind.dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    if dialect in ("mysql", "mariadb"):
+        return mysql.insert(table).prefix_with("IGNORE")
+    return sa.insert(table).prefix_with("OR IGNORE")
+
+
+def core_event(values: list[Any]) -> dict[str, Any]:
+    """An event row as SQLAlchemy Core binds it (times as datetimes, JSON as Python values)."""
+    for i in TIME_COLUMNS:
+        if values[i] is not None:
+            values[i] = datetime.fromisoformat(values[i])
+    return dict(zip(EVENT_COLUMNS, values, strict=True))
+
+
+def core_resight(conn: sa.Connection, ids: Sequence[str], file_id: int) -> None:
+    """Bump ``seen_count`` of events seen before in another file (not rows just inserted)."""
+    import sqlalchemy as sa
+
+    events = _table("events")
+    conn.execute(
+        sa.update(events)
+        .where(
+            events.c.event_id.in_(list(ids)),
+            sa.or_(events.c.last_file_id.is_(None), events.c.last_file_id != file_id),
+        )
+        .values(
+            seen_count=events.c.seen_count + 1,
+            last_seen_at=datetime.now(UTC),
+            last_file_id=file_id,
+        )
+    )
+
+
+def _table(name: str) -> sa.Table:
+    from migrate.store.models import Base
+
+    return Base.metadata.tables[name]
+
+
+# -- the idempotent insert, for either connection ----------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Inserted:
+    """What :func:`insert_events` did: ids stored now, and ids the store (or the call) had."""
+
+    new: tuple[str, ...]
+    duplicates: tuple[str, ...]
+
+
+def insert_events(
+    conn: sqlite3.Connection | sa.Connection,
+    events: Sequence[UnifiedEvent],
+    *,
+    verified: bool | None,
+    file_id: int | None = None,
+    lines: Sequence[int] | None = None,
+    now: str | None = None,
+) -> Inserted:
+    """Insert ``events`` in the caller's open transaction, skipping stored ``event_id``s.
+
+    Deliveries the events carry are stored too. An event repeated within ``events`` counts as a
+    duplicate of its first occurrence. With a ``file_id`` (ingest), stored events seen before in
+    another file get a re-sighting; ``lines`` are the events' line numbers there. Raises
+    :class:`Rejection` for an event the store cannot keep: call :func:`check_event` first to
+    refuse such an event alone. ``conn``: a ``sqlite3`` connection (standard library path) or a
+    SQLAlchemy connection; the caller begins and commits.
+    """
+    now = now or now_text()
+    rows: dict[str, list[Any]] = {}
+    duplicates: list[str] = []
+    deliveries = []
+    for i, event in enumerate(events):
+        line = None if lines is None else lines[i]
+        values = event_values(event, verified=verified, file_id=file_id, line=line, now=now)
+        if event.event_id in rows:
+            duplicates.append(event.event_id)
+            continue
+        rows[event.event_id] = values
+        if event.delivery is not None:
+            deliveries.append(delivery_row(event, now))
+    ids = sorted(rows)  # in index order: fewer pages touched
+    if isinstance(conn, sqlite3.Connection):
+        new = _sqlite_insert_events(conn, [sqlite_event(rows[k]) for k in ids])
+    else:
+        new = _core_insert_events(conn, ids, [core_event(rows[k]) for k in ids])
+    fresh = set(new)
+    seen = [k for k in ids if k not in fresh]
+    if seen and file_id is not None:
+        if isinstance(conn, sqlite3.Connection):
+            sqlite_resight(conn, seen, file_id)
+        else:
+            core_resight(conn, seen, file_id)
+    if deliveries:
+        insert_deliveries(conn, deliveries)
+    return Inserted(tuple(k for k in ids if k in fresh), tuple(seen + duplicates))
+
+
+def _sqlite_insert_events(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> list[str]:
+    new = []
+    for row in rows:
+        if conn.execute(SQLITE_INSERT_EVENT, row).rowcount:
+            new.append(row[0])
+    return new
+
+
+def _core_insert_events(
+    conn: sa.Connection, ids: list[str], rows: list[dict[str, Any]]
+) -> list[str]:
+    import sqlalchemy as sa
+
+    if not rows:
+        return []
+    events = _table("events")
+    statement = insert_ignoring_conflicts(conn, events)
+    if conn.dialect.insert_returning:
+        return [r[0] for r in conn.execute(statement.returning(events.c.event_id), rows)]
+    # No RETURNING (MySQL proper): leave out the stored ones, insert the rest; if another
+    # transaction stored some of them meanwhile, insert them one by one to know which.
+    stored = set(conn.execute(sa.select(events.c.event_id).where(events.c.event_id.in_(ids))))
+    stored_ids = {r[0] for r in stored}
+    rest = [r for r in rows if r["event_id"] not in stored_ids]
+    if not rest:
+        return []
+    with conn.begin_nested() as savepoint:
+        if conn.execute(statement, rest).rowcount == len(rest):
+            return [r["event_id"] for r in rest]
+        savepoint.rollback()
+    return [r["event_id"] for r in rest if conn.execute(statement, r).rowcount]
+
+
+def insert_deliveries(
+    conn: sqlite3.Connection | sa.Connection, rows: Sequence[dict[str, Any]]
+) -> None:
+    """Store delivery rows (:func:`delivery_row`); an observation already stored adds nothing."""
+    if not rows:
+        return
+    if isinstance(conn, sqlite3.Connection):
+        conn.executemany(SQLITE_INSERT_DELIVERY, [sqlite_delivery(r) for r in rows])
+    else:
+        conn.execute(insert_ignoring_conflicts(conn, _table("deliveries")), list(rows))
+
+
+def insert_rejects(
+    conn: sqlite3.Connection | sa.Connection, rows: Sequence[dict[str, Any]]
+) -> None:
+    """Store reject rows (:func:`reject_row`); one a resumed ingest re-read lands once."""
+    if not rows:
+        return
+    if isinstance(conn, sqlite3.Connection):
+        conn.executemany(SQLITE_INSERT_REJECT, [sqlite_reject(r) for r in rows])
+    else:
+        conn.execute(insert_ignoring_conflicts(conn, _table("rejects")), list(rows))

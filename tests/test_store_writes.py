@@ -1,0 +1,154 @@
+"""The store-write module: the idempotent event insert and reject rows, on every backend and on
+the standard-library SQLite path, with and without a file (ingest and the listener)."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import uuid
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from adapters.errors import Rejection
+from adapters.export import event_from_export_line
+from adapters.unified import UnifiedEvent
+from migrate.store.engine import open_store
+from migrate.store.sqlite_native import connect, sqlite_file
+from migrate.store.writes import (
+    Inserted,
+    check_event,
+    insert_events,
+    insert_rejects,
+    now_text,
+    reject_row,
+)
+
+
+def event(n: int) -> UnifiedEvent:
+    sub = str(uuid.UUID(int=n + 1))
+    return event_from_export_line(
+        {
+            "iss": "https://v1.api.us.janrain.com/00000000-0000-0000-0000-000000000000/webhooks",
+            "iat": 1_568_312_175 + n,
+            "jti": f"jti-{n:06d}",
+            "aud": ["https://example.com/path/to/endpoint"],
+            "txn": "00000000-0000-0000-0000-000000000000",
+            "toe": 1_559_372_000 + n,
+            "events": {"entityCreated": {"entityType": "user", "sub": sub, "id": str(n)}},
+        }
+    )
+
+
+def stored(url: str) -> list[tuple[Any, ...]]:
+    engine = open_store(url)
+    try:
+        with engine.connect() as conn:
+            query = sa.text(
+                "SELECT event_id, seen_count, first_file_id, first_line, signature_verified "
+                "FROM events ORDER BY event_id"
+            )
+            return [tuple(r) for r in conn.execute(query)]
+    finally:
+        engine.dispose()
+
+
+def rejects(url: str) -> list[tuple[Any, ...]]:
+    engine = open_store(url)
+    try:
+        with engine.connect() as conn:
+            query = sa.text("SELECT file_id, path, line, reason, raw FROM rejects ORDER BY raw")
+            return [tuple(r) for r in conn.execute(query)]
+    finally:
+        engine.dispose()
+
+
+def write_twice_core(url: str) -> tuple[Inserted, Inserted]:
+    engine = open_store(url)
+    try:
+        with engine.begin() as conn:
+            first = insert_events(conn, [event(1), event(2), event(1)], verified=True)
+        with engine.begin() as conn:
+            second = insert_events(conn, [event(3), event(2), event(1)], verified=True)
+            insert_rejects(
+                conn,
+                [
+                    reject_row(
+                        path="POST /",
+                        pointer="",
+                        reason="json",
+                        message="m",
+                        raw="{",
+                        now=now_text(),
+                    )
+                ],
+            )
+        return first, second
+    finally:
+        engine.dispose()
+
+
+def write_twice_native(url: str) -> tuple[Inserted, Inserted]:
+    open_store(url).dispose()
+    path = sqlite_file(url)
+    assert path is not None
+    with contextlib.closing(connect(path)) as conn:
+        conn.execute("BEGIN IMMEDIATE")
+        first = insert_events(conn, [event(1), event(2), event(1)], verified=True)
+        conn.execute("COMMIT")
+        conn.execute("BEGIN IMMEDIATE")
+        second = insert_events(conn, [event(3), event(2), event(1)], verified=True)
+        insert_rejects(
+            conn,
+            [
+                reject_row(
+                    path="POST /", pointer="", reason="json", message="m", raw="{", now=now_text()
+                )
+            ],
+        )
+        conn.execute("COMMIT")
+    return first, second
+
+
+def ids(*numbers: int) -> tuple[str, ...]:
+    return tuple(event(n).event_id for n in numbers)
+
+
+def expect(first: Inserted, second: Inserted) -> None:
+    assert first.new == tuple(sorted(ids(1, 2)))
+    assert first.duplicates == ids(1)
+    assert second.new == ids(3)
+    assert sorted(second.duplicates) == sorted(ids(1, 2))
+
+
+def test_insert_events_says_which_were_new_without_a_file(db_url: str) -> None:
+    expect(*write_twice_core(db_url))
+    rows = stored(db_url)
+    # No file, no line, no re-sighting: a listener's events are counted once however often sent.
+    assert [r[0] for r in rows] == sorted(ids(1, 2, 3))
+    assert {(r[1], r[2], r[3], bool(r[4])) for r in rows} == {(1, None, None, True)}
+    assert rejects(db_url) == [(None, "POST /", 0, "json", "{")]
+
+
+def test_the_standard_library_path_writes_what_sqlalchemy_writes(tmp_path: Any) -> None:
+    core, native = f"sqlite:///{tmp_path / 'core.db'}", f"sqlite:///{tmp_path / 'native.db'}"
+    expect(*write_twice_core(core))
+    expect(*write_twice_native(native))
+    assert stored(core) == stored(native)
+    assert rejects(core) == rejects(native)
+    # Whole rows, as stored (times aside): the same encoding on both paths.
+    columns = "event_id, source, occurred_at, payload, audience, attributes, issued_at"
+    for_each = []
+    for url in (core, native):
+        path = sqlite_file(url)
+        assert path is not None
+        with contextlib.closing(sqlite3.connect(path)) as conn:
+            for_each.append(conn.execute(f"SELECT {columns} FROM events ORDER BY 1").fetchall())  # noqa: S608
+    assert for_each[0] == for_each[1]
+
+
+def test_an_event_the_store_cannot_keep_whole_is_refused_before_any_write() -> None:
+    long = event(1)._replace(event_id="x" * 256)
+    with pytest.raises(Rejection, match="event_id is 256 characters; the store keeps 255"):
+        check_event(long)
