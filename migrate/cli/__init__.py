@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "api": "migrate.cli.api:api",
     "simulate": "migrate.cli.simulate:simulate",
     "parity": "migrate.cli.parity:parity",
+    "rejects": "migrate.cli.rejects:rejects",
 }
 
 

@@ -77,8 +77,10 @@ def read_entities(
     if window.empty:
         return
     to_micros = time_reader(conn.dialect.name)
-    result = conn.execution_options(stream_results=True, yield_per=BATCH_ROWS).execute(
-        event_query(conn, with_ids=with_ids), {"start": window.start, "end": window.end}
+    result = conn.execute(
+        event_query(conn, with_ids=with_ids),
+        {"start": window.start, "end": window.end},
+        execution_options={"stream_results": True, "yield_per": BATCH_ROWS},
     )
     if conn.dialect.name in MYSQL_NAMES:
         yield from _padded_groups(result, to_micros, with_ids=with_ids)
