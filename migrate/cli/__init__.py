@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "simulate": "migrate.cli.simulate:simulate",
     "parity": "migrate.cli.parity:parity",
     "rejects": "migrate.cli.rejects:rejects",
+    "checklist": "migrate.cli.checklist:checklist",
 }
 
 
