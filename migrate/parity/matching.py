@@ -19,6 +19,7 @@ and the pairing returned is a *largest* one (a maximum bipartite matching). Thre
   maximum, and a v2 event with no augmenting path never gets one after later augmentations.
 
 ``tests/test_parity_properties.py`` checks the result against a brute-force maximum matching.
+Events are any sequences whose items 0 and 1 are the time (an integer, any unit) and the kind.
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections import deque
 from collections.abc import Sequence
+from typing import Any
 
-Side = Sequence[tuple[int, str | None]]
-"""One entity's events of one source as ``(time, kind)``, times in any integer unit."""
+Side = Sequence[Sequence[Any]]
+"""One entity's events of one source: ``(time, kind, ...)`` each."""
 
 
 def compatible(kind2: str | None, kind3: str | None) -> bool:
@@ -36,34 +38,40 @@ def compatible(kind2: str | None, kind3: str | None) -> bool:
 
 
 def sweep(
-    v2: Sequence[tuple[int, int]], v3: Sequence[tuple[int, int]], tolerance: int
+    t2: Sequence[int],
+    order2: Sequence[int],
+    t3: Sequence[int],
+    order3: Sequence[int],
+    tolerance: int,
 ) -> list[tuple[int, int]]:
-    """Largest pairing of time-sorted ``(time, index)`` lists, all compatible: index pairs."""
+    """Largest pairing of v2 events ``order2`` with v3 events ``order3`` (indexes, each in time
+    order; ``t2``/``t3``: the times by index), all compatible: index pairs."""
     pairs: list[tuple[int, int]] = []
     i = j = 0
-    n, m = len(v2), len(v3)
+    n, m = len(order2), len(order3)
     while i < n and j < m:
-        t2 = v2[i][0]
-        t3 = v3[j][0]
-        if t3 < t2 - tolerance:
+        a = order2[i]
+        b = order3[j]
+        d = t3[b] - t2[a]
+        if d < -tolerance:
             j += 1
-        elif t3 > t2 + tolerance:
+        elif d > tolerance:
             i += 1
         else:
-            pairs.append((v2[i][1], v3[j][1]))
+            pairs.append((a, b))
             i += 1
             j += 1
     return pairs
 
 
-def _sorted(side: Side, indexes: Sequence[int]) -> list[tuple[int, int]]:
-    return sorted((side[i][0], i) for i in indexes)
-
-
-def _by_kind(side: Side) -> dict[str | None, list[int]]:
-    groups: dict[str | None, list[int]] = {}
-    for i, (_, kind) in enumerate(side):
-        groups.setdefault(kind, []).append(i)
+def _by_kind(side: Side) -> dict[Any, list[int]]:
+    groups: dict[Any, list[int]] = {}
+    for i, event in enumerate(side):
+        group = groups.get(event[1])
+        if group is None:
+            groups[event[1]] = [i]
+        else:
+            group.append(i)
     return groups
 
 
@@ -71,46 +79,61 @@ def match(v2: Side, v3: Side, tolerance: int) -> list[tuple[int, int]]:
     """A largest pairing of ``v2`` with ``v3`` as ``(v2 index, v3 index)`` pairs."""
     if not v2 or not v3:
         return []
-    kinds2 = _by_kind(v2)
-    kinds3 = _by_kind(v3)
-    known = (kinds2.keys() | kinds3.keys()) - {None}
-    if set(kinds2) == {None} or set(kinds3) == {None} or len(known) <= 1:
-        return sweep(_sorted(v2, range(len(v2))), _sorted(v3, range(len(v3))), tolerance)
-    if None not in kinds2 and None not in kinds3:
+    kinds2 = {e[1] for e in v2}
+    kinds3 = {e[1] for e in v3}
+    kinds = kinds2 | kinds3
+    t2 = [e[0] for e in v2]
+    t3 = [e[0] for e in v3]
+    if len(kinds) == 1 or kinds2 == {None} or kinds3 == {None} or len(kinds - {None}) == 1:
+        if len(t2) == 1 and len(t3) == 1:  # the most common entity: one change, both streams
+            return [(0, 0)] if abs(t2[0] - t3[0]) <= tolerance else []
+        order2 = sorted(range(len(t2)), key=t2.__getitem__)
+        return sweep(t2, order2, t3, sorted(range(len(t3)), key=t3.__getitem__), tolerance)
+    groups2 = _by_kind(v2)
+    groups3 = _by_kind(v3)
+    if None not in kinds:
         pairs: list[tuple[int, int]] = []
-        for kind, indexes in kinds2.items():
-            others = kinds3.get(kind)
+        for kind, indexes in groups2.items():
+            others = groups3.get(kind)
             if others:
-                pairs += sweep(_sorted(v2, indexes), _sorted(v3, others), tolerance)
+                indexes.sort(key=t2.__getitem__)
+                others.sort(key=t3.__getitem__)
+                pairs += sweep(t2, indexes, t3, others, tolerance)
         return pairs
-    return _augmented(v2, v3, tolerance, kinds2, kinds3)
+    return _augmented(v2, v3, tolerance, t2, t3, groups2, groups3)
 
 
 def _augmented(
     v2: Side,
     v3: Side,
     tolerance: int,
-    kinds2: dict[str | None, list[int]],
-    kinds3: dict[str | None, list[int]],
+    t2: list[int],
+    t3: list[int],
+    groups2: dict[Any, list[int]],
+    groups3: dict[Any, list[int]],
 ) -> list[tuple[int, int]]:
     partner3: dict[int, int] = {}  # v3 index -> v2 index
     partner2: dict[int, int] = {}
-    for kind, indexes in kinds2.items():
-        if kind is None:
+    for kind, indexes in groups2.items():
+        others = groups3.get(kind)
+        if kind is None or not others:
             continue
-        for a, b in sweep(_sorted(v2, indexes), _sorted(v3, kinds3.get(kind, ())), tolerance):
+        indexes.sort(key=t2.__getitem__)
+        others.sort(key=t3.__getitem__)
+        for a, b in sweep(t2, indexes, t3, others, tolerance):
             partner2[a], partner3[b] = b, a
-    free2 = [i for i in range(len(v2)) if i not in partner2]
-    free3 = [j for j in range(len(v3)) if j not in partner3]
-    lone2 = [i for i in free2 if v2[i][1] is None]
-    for a, b in sweep(_sorted(v2, lone2), _sorted(v3, free3), tolerance):
+    order = sorted(range(len(t3)), key=t3.__getitem__)
+    lone2 = sorted(groups2.get(None, []), key=t2.__getitem__)
+    free3 = [j for j in order if j not in partner3]
+    for a, b in sweep(t2, lone2, t3, free3, tolerance):
         partner2[a], partner3[b] = b, a
+    if len(partner2) == len(t2) or len(partner3) == len(t3):
+        return sorted(partner2.items())  # nothing left to augment
 
-    order = sorted(range(len(v3)), key=lambda j: v3[j][0])
-    times = [v3[j][0] for j in order]
+    times = [t3[j] for j in order]
 
     def neighbours(i: int) -> list[int]:
-        t, kind = v2[i]
+        t, kind = t2[i], v2[i][1]
         lo = bisect_left(times, t - tolerance)
         hi = bisect_right(times, t + tolerance)
         return [order[k] for k in range(lo, hi) if compatible(kind, v3[order[k]][1])]

@@ -3,27 +3,43 @@
 The events come in ``(entity_id, event_type, occurred_at)`` order from the index that starts
 with those columns, so one entity's events arrive together and memory holds one entity at a
 time, never the store. Grouping compares ``entity_id`` values for equality only, so the
-backend's collation order does not matter. Rows stream: a server-side cursor on PostgreSQL and
-MariaDB (``stream_results``), SQLite's own cursor, which steps through the result.
+backend's collation order does not matter.
+
+This is the one hot loop of parity, so it runs on the driver's own cursor (SQLAlchemy's rows
+would cost more than the read itself), streamed: SQLite's cursor steps through the result, a
+named (server-side) cursor on PostgreSQL, an unbuffered ``SSCursor`` on MariaDB/MySQL. The
+database turns ``occurred_at`` into epoch microseconds, which is cheaper there than in Python.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import sqlite3
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, select, text
+from sqlalchemy import Connection, func, select
 
-from migrate.parity.report import EPOCH, ONE_US, Event
 from migrate.parity.window import Bounds, Window
-from migrate.store.models import MYSQL_NAMES, UTCDateTime
+from migrate.store.models import MYSQL_NAMES
 from migrate.store.models import Event as EventRow
+from migrate.store.sqlite_native import stored_time
 
 BATCH_ROWS = 5000
+INDEX = "ix_events_entity_id_event_type_occurred_at_source"
 
-_NAIVE_EPOCH = EPOCH.replace(tzinfo=None)
-_fromisoformat = datetime.fromisoformat
+# occurred_at -> integer microseconds since the epoch, per backend. SQLite keeps UTC text
+# "YYYY-MM-DD HH:MM:SS.ffffff" (whole seconds from strftime, the fraction from its digits).
+_SQLITE_SECONDS = (
+    "unixepoch(occurred_at)"  # SQLite 3.38 and later: faster than strftime
+    if sqlite3.sqlite_version_info >= (3, 38)
+    else "CAST(strftime('%s', occurred_at) AS INTEGER)"
+)
+_MICROS = {
+    "sqlite": f"{_SQLITE_SECONDS} * 1000000 + CAST(substr(occurred_at, 21, 6) AS INTEGER)",
+    "postgresql": "CAST(EXTRACT(EPOCH FROM occurred_at) * 1000000 AS BIGINT)",
+    "mysql": "TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', occurred_at)",
+}
 
 
 def read_bounds(conn: Connection, cutoff: datetime) -> Bounds:
@@ -41,90 +57,113 @@ def read_bounds(conn: Connection, cutoff: datetime) -> Bounds:
 def _aware(value: Any) -> datetime:
     # MIN()/MAX() lose the column type on SQLite (a string comes back); parse it the same way.
     if isinstance(value, str):
-        value = _fromisoformat(value)
+        value = datetime.fromisoformat(value)
     assert isinstance(value, datetime)
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def time_reader(dialect: str) -> Callable[[Any], int]:
-    """Raw ``occurred_at`` values as the driver returns them -> epoch microseconds."""
-    if dialect == "sqlite":  # the text SQLAlchemy's DATETIME stores: "YYYY-MM-DD HH:MM:SS.ffffff"
-        return lambda value: (_fromisoformat(value) - _NAIVE_EPOCH) // ONE_US
-    if dialect == "postgresql":  # timestamptz: aware datetimes
-        return lambda value: (value - EPOCH) // ONE_US
-    return lambda value: (value - _NAIVE_EPOCH) // ONE_US  # MySQL/MariaDB DATETIME(6): naive UTC
+def _family(conn: Connection) -> str:
+    name = conn.dialect.name
+    return "mysql" if name in MYSQL_NAMES else name
 
 
-def event_query(conn: Connection, *, with_ids: bool) -> Any:
-    """The one statement parity reads with (the benchmark times it against parity)."""
-    columns = "entity_id, event_type, occurred_at, source" + (", event_id" if with_ids else "")
-    hint = " INDEXED BY ix_events_entity_id_event_type_occurred_at_source"
-    source = "events" + (hint if conn.dialect.name == "sqlite" else "")
-    statement = text(
-        f"SELECT {columns} FROM {source}"  # noqa: S608 - fixed text, values are bound
-        " WHERE occurred_at >= :start AND occurred_at <= :end"
+def event_sql(family: str, *, with_ids: bool) -> str:
+    """The one statement parity reads with (the benchmark times it against parity).
+
+    Columns: micros, event_type, event_id (or NULL), source, entity_id: a row's first three
+    items are the event as :mod:`migrate.parity.report` takes it.
+    """
+    mark = "?" if family == "sqlite" else "%s"
+    table = f"events INDEXED BY {INDEX}" if family == "sqlite" else "events"
+    ids = "event_id" if with_ids else "NULL"
+    return (
+        f"SELECT {_MICROS[family]}, event_type, {ids}, source, entity_id FROM {table}"  # noqa: S608
+        f" WHERE occurred_at >= {mark} AND occurred_at <= {mark}"
         " ORDER BY entity_id, event_type, occurred_at"
     )
-    return statement.bindparams(
-        bindparam("start", type_=UTCDateTime()), bindparam("end", type_=UTCDateTime())
-    )
+
+
+def _bound(family: str, moment: datetime) -> Any:
+    if family == "sqlite":
+        return stored_time(moment)
+    if family == "mysql":
+        return moment.astimezone(UTC).replace(tzinfo=None)
+    return moment
+
+
+def _cursor(conn: Connection, family: str) -> Any:
+    dbapi = conn.connection.dbapi_connection
+    assert dbapi is not None
+    if family == "postgresql":
+        cursor: Any = dbapi.cursor(name="webhooks_migrate_parity")
+        cursor.itersize = BATCH_ROWS
+        return cursor
+    if family == "mysql":
+        import importlib
+
+        # Unbuffered: rows come as they are read, not all at once (pymysql ships no stubs).
+        return dbapi.cursor(importlib.import_module("pymysql.cursors").SSCursor)
+    return dbapi.cursor()
 
 
 def read_entities(
     conn: Connection, window: Window, *, with_ids: bool = False
-) -> Iterator[tuple[str | None, list[Event], list[Event]]]:
+) -> Iterator[tuple[str | None, list[Any], list[Any]]]:
     """Every event in ``window`` as ``(entity_id, v2 events, v3 events)``, one entity at a time."""
     if window.empty:
         return
-    to_micros = time_reader(conn.dialect.name)
-    result = conn.execute(
-        event_query(conn, with_ids=with_ids),
-        {"start": window.start, "end": window.end},
-        execution_options={"stream_results": True, "yield_per": BATCH_ROWS},
-    )
-    if conn.dialect.name in MYSQL_NAMES:
-        yield from _padded_groups(result, to_micros, with_ids=with_ids)
-        return
-    current: str | None = None
-    v2: list[Event] = []
-    v3: list[Event] = []
-    started = False
+    family = _family(conn)
+    if family not in _MICROS:
+        raise NotImplementedError(f"parity does not read {conn.dialect.name} stores")
+    conn.commit()  # the driver cursor runs in a transaction of its own, nothing of ours pending
+    cursor = _cursor(conn, family)
     try:
-        for rows in result.partitions():
-            for row in rows:
-                entity = row[0]
-                if entity != current or not started:
-                    if started:
-                        yield current, v2, v3
-                    current, v2, v3, started = entity, [], [], True
-                event = (to_micros(row[2]), row[1], row[4] if with_ids else None)
-                (v2 if row[3] == "v2" else v3).append(event)
+        cursor.execute(
+            event_sql(family, with_ids=with_ids),
+            (_bound(family, window.start), _bound(family, window.end)),
+        )
+        if family == "mysql":
+            yield from _padded_groups(cursor)
+        else:
+            yield from _groups(cursor)
     finally:
-        result.close()
-    if started:
+        cursor.close()
+        conn.rollback()
+
+
+def _groups(cursor: Any) -> Iterator[tuple[str | None, list[Any], list[Any]]]:
+    current: Any = _groups  # no entity_id is this
+    v2: list[Any] = []
+    v3: list[Any] = []
+    fetch = cursor.fetchmany
+    while rows := fetch(BATCH_ROWS):
+        for row in rows:
+            if row[4] != current:
+                if v2 or v3:
+                    yield current, v2, v3
+                current, v2, v3 = row[4], [], []
+            if row[3] == "v2":
+                v2.append(row)
+            else:
+                v3.append(row)
+    if v2 or v3:
         yield current, v2, v3
 
 
-def _padded_groups(
-    result: Any, to_micros: Callable[[Any], int], *, with_ids: bool
-) -> Iterator[tuple[str | None, list[Event], list[Event]]]:
+def _padded_groups(cursor: Any) -> Iterator[tuple[str | None, list[Any], list[Any]]]:
     """MySQL/MariaDB collations compare with trailing spaces ignored (PAD SPACE), so ``"u1"`` and
     ``"u1 "`` sort as one run in any order: group each run by exact value."""
-    run: str | None = None
-    groups: dict[str | None, tuple[list[Event], list[Event]]] = {}
-    try:
-        for rows in result.partitions():
-            for row in rows:
-                entity = row[0]
-                key = None if entity is None else entity.rstrip(" ")
-                if key != run or not groups:
-                    for entity_id, (v2, v3) in groups.items():
-                        yield entity_id, v2, v3
-                    run, groups = key, {}
-                v2, v3 = groups.setdefault(entity, ([], []))
-                event = (to_micros(row[2]), row[1], row[4] if with_ids else None)
-                (v2 if row[3] == "v2" else v3).append(event)
-    finally:
-        result.close()
+    run: Any = _padded_groups
+    groups: dict[str | None, tuple[list[Any], list[Any]]] = {}
+    while rows := cursor.fetchmany(BATCH_ROWS):
+        for row in rows:
+            entity = row[4]
+            key = None if entity is None else entity.rstrip(" ")
+            if key != run:
+                for entity_id, (v2, v3) in groups.items():
+                    yield entity_id, v2, v3
+                run, groups = key, {}
+            v2, v3 = groups.setdefault(entity, ([], []))
+            (v2 if row[3] == "v2" else v3).append(row)
     for entity_id, (v2, v3) in groups.items():
         yield entity_id, v2, v3

@@ -15,8 +15,8 @@ UNKNOWN_KIND = "(unknown)"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ONE_US = timedelta(microseconds=1)
 
-Event = tuple[int, str | None, str | None]
-"""``(occurred_at in microseconds since the epoch, kind or None, event_id or None)``."""
+Event = Sequence[Any]
+"""``(occurred_at in microseconds since the epoch, kind or None, event_id or None, ...)``."""
 
 
 def to_micros(moment: datetime) -> int:
@@ -101,47 +101,66 @@ class ParityReport:
 
 
 class Tally:
-    """Adds one entity's events at a time to a :class:`ParityReport`."""
+    """Adds one entity's events at a time to a :class:`ParityReport`.
+
+    Per kind it keeps ``[v2_total, v3_total, matched]`` keyed by the kind itself (``None``
+    included) and folds them into :class:`KindCounts` once, at the end: this runs per event.
+    """
 
     def __init__(self, tolerance_us: int, *, details: bool = False) -> None:
         self.tolerance_us = tolerance_us
-        self.report = ParityReport(unmatched=[] if details else None)
-        self._kinds = self.report.by_kind
-
-    def _counts(self, kind: str | None) -> KindCounts:
-        key = UNKNOWN_KIND if kind is None else kind
-        counts = self._kinds.get(key)
-        if counts is None:
-            counts = self._kinds[key] = KindCounts()
-        return counts
+        self.details = details
+        self.unmatched: list[dict[str, Any]] = []
+        self.counts: dict[str | None, list[int]] = {}
 
     def add(self, entity_id: str | None, v2: Sequence[Event], v3: Sequence[Event]) -> None:
         """One entity's events (``entity_id`` None: events without one, which never pair)."""
+        counts = self.counts
+        for event in v2:
+            row = counts.get(event[1])
+            if row is None:
+                row = counts[event[1]] = [0, 0, 0]
+            row[0] += 1
+        for event in v3:
+            row = counts.get(event[1])
+            if row is None:
+                row = counts[event[1]] = [0, 0, 0]
+            row[1] += 1
         if entity_id is None or not v2 or not v3:
             pairs: list[tuple[int, int]] = []
         else:
-            pairs = match([(e[0], e[1]) for e in v2], [(e[0], e[1]) for e in v3], self.tolerance_us)
-        paired2: set[int] = set()
-        paired3: set[int] = set()
+            pairs = match(v2, v3, self.tolerance_us)
         for i, j in pairs:
-            kind = v2[i][1] if v2[i][1] is not None else v3[j][1]
-            counts = self._counts(kind)
-            counts.v2_total += 1
-            counts.v3_total += 1
-            counts.matched += 1
-            paired2.add(i)
-            paired3.add(j)
+            kind2 = v2[i][1]
+            kind3 = v3[j][1]
+            if kind2 == kind3:
+                counts[kind2][2] += 1
+            elif kind2 is None:  # shown as the kind its partner knows
+                counts[None][0] -= 1
+                row = counts[kind3]
+                row[0] += 1
+                row[2] += 1
+            else:  # kind3 is None
+                counts[None][1] -= 1
+                row = counts[kind2]
+                row[1] += 1
+                row[2] += 1
+        if self.details and len(pairs) < max(len(v2), len(v3)):
+            self._unmatched(entity_id, v2, v3, pairs)
+
+    def _unmatched(
+        self,
+        entity_id: str | None,
+        v2: Sequence[Event],
+        v3: Sequence[Event],
+        pairs: list[tuple[int, int]],
+    ) -> None:
+        paired2 = {i for i, _ in pairs}
+        paired3 = {j for _, j in pairs}
         for source, events, paired in (("v2", v2, paired2), ("v3", v3, paired3)):
             for i, event in enumerate(events):
-                if i in paired:
-                    continue
-                counts = self._counts(event[1])
-                if source == "v2":
-                    counts.v2_total += 1
-                else:
-                    counts.v3_total += 1
-                if self.report.unmatched is not None:
-                    self.report.unmatched.append(
+                if i not in paired:
+                    self.unmatched.append(
                         {
                             "source": source,
                             "event_id": event[2],
@@ -150,6 +169,15 @@ class Tally:
                             "occurred_at": micros_text(event[0]),
                         }
                     )
+
+    @property
+    def report(self) -> ParityReport:
+        by_kind = {
+            UNKNOWN_KIND if kind is None else kind: KindCounts(*row)
+            for kind, row in self.counts.items()
+            if any(row)
+        }
+        return ParityReport(by_kind=by_kind, unmatched=self.unmatched if self.details else None)
 
 
 def compare(
