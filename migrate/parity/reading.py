@@ -16,6 +16,9 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from functools import partial
+from itertools import chain, groupby
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, func, select
@@ -26,6 +29,7 @@ from migrate.store.models import Event as EventRow
 from migrate.store.sqlite_native import stored_time
 
 BATCH_ROWS = 5000
+_ENTITY = itemgetter(4)
 INDEX = "ix_events_entity_id_event_type_occurred_at_source"
 
 # occurred_at -> integer microseconds since the epoch, per backend. SQLite keeps UTC text
@@ -132,22 +136,16 @@ def read_entities(
 
 
 def _groups(cursor: Any) -> Iterator[tuple[str | None, list[Any], list[Any]]]:
-    current: Any = _groups  # no entity_id is this
-    v2: list[Any] = []
-    v3: list[Any] = []
-    fetch = cursor.fetchmany
-    while rows := fetch(BATCH_ROWS):
-        for row in rows:
-            if row[4] != current:
-                if v2 or v3:
-                    yield current, v2, v3
-                current, v2, v3 = row[4], [], []
-            if row[3] == "v2":
-                v2.append(row)
-            else:
-                v3.append(row)
-    if v2 or v3:
-        yield current, v2, v3
+    rows = chain.from_iterable(iter(partial(cursor.fetchmany, BATCH_ROWS), []))
+    for entity_id, group in groupby(rows, key=_ENTITY):
+        events = list(group)
+        v2 = [e for e in events if e[3] == "v2"]
+        if len(v2) == len(events):
+            yield entity_id, v2, []
+        elif v2:
+            yield entity_id, v2, [e for e in events if e[3] != "v2"]
+        else:
+            yield entity_id, v2, events
 
 
 def _padded_groups(cursor: Any) -> Iterator[tuple[str | None, list[Any], list[Any]]]:
