@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import hmac
-import json
 import re
 import uuid
 from collections.abc import Mapping
 from typing import Any, Literal
 
-import orjson
-
 from adapters import schema_registry as schemas
 from adapters.errors import Reason, Rejection
+from adapters.jsontext import json_bytes
 from adapters.timefmt import format_ms, format_us, parse_rfc3339
 from adapters.unified import UnifiedEvent
 
@@ -51,10 +49,7 @@ def canonical_bytes(notification: Mapping[str, Any]) -> bytes:
         fraction = _FRACTION.search(text)
         beyond_micro = fraction.group(1)[6:].rstrip("0") if fraction else ""
         fields["datetime"] = normalized[:-1] + beyond_micro + "Z" if beyond_micro else normalized
-    try:
-        return orjson.dumps(fields, option=orjson.OPT_SORT_KEYS)
-    except TypeError:  # integers beyond 64 bits, which orjson refuses
-        return json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
+    return json_bytes(fields, sort_keys=True, ascii_fallback=True)
 
 
 def v2_event_id(notification: Mapping[str, Any]) -> str:

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import IO
 
-import orjson
-
 from adapters.errors import Reason, Rejection
+from adapters.jsontext import json_bytes
 from adapters.unified import UnifiedEvent
 from migrate.kinds import V2Options, converter, iter_records, opened
 from migrate.progress import Progress
@@ -74,12 +72,7 @@ def event_line(event: UnifiedEvent) -> bytes:
     """One NDJSON line for ``event``; a payload that cannot be written is a rejection."""
     data = event.to_json()
     try:
-        return orjson.dumps(data) + b"\n"
-    except TypeError:  # integers beyond 64 bits, or nested deeper than orjson writes
-        pass
-    try:
-        text = json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-        return text.encode() + b"\n"
+        return json_bytes(data) + b"\n"
     except RecursionError:
         raise Rejection(Reason.TOO_LARGE, "", "nested too deeply to be written out") from None
     except ValueError as exc:  # NaN, or a lone surrogate: the readers refuse both already
@@ -124,7 +117,7 @@ def convert_files(
                 counts.by_reason[rejection.reason] = counts.by_reason.get(rejection.reason, 0) + 1
                 rejected = RejectedRecord.of(record, rejection)
                 if rejects is not None:
-                    rejects.write(orjson.dumps(rejected.to_json()) + b"\n")
+                    rejects.write(json_bytes(rejected.to_json()) + b"\n")
                 if on_reject is not None:
                     on_reject(rejected)
         progress.close()

@@ -1,15 +1,18 @@
-"""Input kinds (``--from``): which reader reads a file and which adapter converts its records."""
+"""The registry of input kinds (``--from``, ``--as``): for each, the reader of its files, the
+schema of its records, the adapter that converts them and what it carries."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import IO, Any, Literal, get_args
+from typing import IO, Any, Protocol
 
-from adapters.events_store import event_from_record
+from adapters import schema_registry as schemas
+from adapters.errors import Rejection
+from adapters.events_store import event_from_record, token_of_record
 from adapters.export import event_from_export_line
-from adapters.set_token import event_from_token
+from adapters.set_token import ParsedToken, event_from_parsed, event_from_token, parse_compact
 from adapters.unified import UnifiedEvent
 from adapters.v2 import V2Kind, event_from_v2
 from migrate.readers import (
@@ -22,11 +25,9 @@ from migrate.readers import (
     read_tokens,
 )
 
-InputKind = Literal["v2", "set", "export", "events"]
-INPUT_KINDS: tuple[str, ...] = get_args(InputKind)
-V2_HASH_ENV = "WEBHOOKS_MIGRATE_V2_HASH"
-
 Converter = Callable[[Any], UnifiedEvent]
+TokenCheck = Callable[[ParsedToken], None]
+"""Signature verification hook: raises :class:`Rejection` for a token that must not be stored."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,20 +38,144 @@ class V2Options:
     expected_hash: str | None = None
 
 
+class Reader(Protocol):
+    """Reads the records of an opened input (see :mod:`migrate.readers`)."""
+
+    def __call__(
+        self,
+        path: str,
+        stream: Any,
+        *,
+        max_bytes: int,
+        wanted: Callable[[int], bool] | None,
+    ) -> Iterator[Record]: ...
+
+
+def _v2(options: V2Options) -> Converter:
+    return lambda value: event_from_v2(
+        value, kind=options.kind, expected_hash=options.expected_hash
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    """One input kind: how its files are read, what checks its records, what converts them."""
+
+    name: str
+    read: Reader
+    schema: str | None
+    """The JSON Schema a record satisfies (``None``: the record is a token, see ``signed_part``)."""
+    converter: Callable[[V2Options], Converter] | None
+    """The adapter, given the v2 options (``None``: validate only, nothing converts it)."""
+    signed_part: str | None = None
+    """Where the record carries a signed token (JSON Pointer; ``""``: the record is one)."""
+    line_per_record: bool = False
+    """Every record is one line of its own (never several to a line): lines can be skipped
+    without parsing them."""
+    verifying: Callable[[TokenCheck], Converter] | None = None
+    """For kinds that carry tokens: the adapter that checks each token's signature first."""
+
+    @property
+    def carries_tokens(self) -> bool:
+        return self.signed_part is not None
+
+
+def _verified_tokens(verify: TokenCheck) -> Converter:
+    def from_token(text: Any) -> UnifiedEvent:
+        token = parse_compact(text)
+        verify(token)
+        return event_from_parsed(token)
+
+    return from_token
+
+
+def _verified_records(verify: TokenCheck) -> Converter:
+    def from_record(record: Any) -> UnifiedEvent:
+        token = token_of_record(record)
+        try:
+            verify(token)
+        except Rejection as rejection:
+            raise rejection.under("/request/payload") from None
+        return event_from_record(record, token)
+
+    return from_record
+
+
+def _ndjson(
+    path: str, stream: Any, *, max_bytes: int, wanted: Callable[[int], bool] | None
+) -> Iterator[Record]:
+    return read_ndjson(path, stream, max_bytes=max_bytes, wanted=wanted)
+
+
+def _tokens(
+    path: str, stream: Any, *, max_bytes: int, wanted: Callable[[int], bool] | None
+) -> Iterator[Record]:
+    return read_tokens(path, stream, max_bytes=max_bytes)
+
+
+def _documents(
+    path: str, stream: Any, *, max_bytes: int, wanted: Callable[[int], bool] | None
+) -> Iterator[Record]:
+    return read_json_records(path, stream, max_bytes=max_bytes)
+
+
+def _events_pages(
+    path: str, stream: Any, *, max_bytes: int, wanted: Callable[[int], bool] | None
+) -> Iterator[Record]:
+    return read_json_records(path, stream, max_bytes=max_bytes, embedded=True)
+
+
+KINDS: dict[str, Kind] = {
+    k.name: k
+    for k in (
+        Kind("v2", _documents, schemas.V2_NOTIFICATION, _v2),
+        Kind(
+            "set",
+            _tokens,
+            None,
+            lambda _: event_from_token,
+            signed_part="",
+            verifying=_verified_tokens,
+        ),
+        Kind(
+            "export",
+            _ndjson,
+            schemas.SET_CLAIMS,
+            lambda _: event_from_export_line,
+            line_per_record=True,
+        ),
+        Kind(
+            "events",
+            _events_pages,
+            schemas.EVENTS_RECORD,
+            lambda _: event_from_record,
+            signed_part="/request/payload",
+            verifying=_verified_records,
+        ),
+        Kind("summary", _documents, schemas.SUMMARY, None),
+        Kind("unified", _ndjson, schemas.UNIFIED, None, line_per_record=True),
+    )
+}
+"""Every input kind by name: the one list of kind names."""
+KIND_NAMES: tuple[str, ...] = tuple(KINDS)
+"""What ``validate --as`` takes."""
+INPUT_KINDS: tuple[str, ...] = tuple(name for name, k in KINDS.items() if k.converter)
+"""What ``convert --from`` and ``ingest --from`` take: the kinds that become unified events."""
+
+
+def kind_of(name: str) -> Kind:
+    try:
+        return KINDS[name]
+    except KeyError:
+        raise ValueError(f"unknown input kind {name!r}") from None
+
+
 def converter(kind: str, v2: V2Options | None = None) -> Converter:
     """The adapter for ``kind`` (a record's parsed value → unified event, or a Rejection)."""
-    if kind == "v2":
-        options = v2 or V2Options()
-        return lambda value: event_from_v2(
-            value, kind=options.kind, expected_hash=options.expected_hash
-        )
-    if kind == "set":
-        return event_from_token
-    if kind == "export":
-        return event_from_export_line
-    if kind == "events":
-        return event_from_record
-    raise ValueError(f"unknown input kind {kind!r}")
+    make = kind_of(kind).converter
+    if make is None:
+        raise ValueError(f"input kind {kind!r} is not converted (validate only)")
+    return make(v2 or V2Options())
 
 
 def iter_records(
@@ -61,21 +186,17 @@ def iter_records(
     max_bytes: int = DEFAULT_MAX_RECORD_BYTES,
     wanted: Callable[[int], bool] | None = None,
 ) -> Iterator[Record]:
-    """The records of an already opened input of ``kind`` (also ``summary``/``unified``).
+    """The records of an already opened input of ``kind``.
 
     ``wanted``: see :func:`read_ndjson`; only line-delimited kinds can skip parsing by line
     (``line_per_record``), the others ignore it.
     """
-    if kind in ("export", "unified"):
-        return read_ndjson(path, stream, max_bytes=max_bytes, wanted=wanted)
-    if kind == "set":
-        return read_tokens(path, stream, max_bytes=max_bytes)
-    return read_json_records(path, stream, max_bytes=max_bytes, embedded=kind == "events")
+    return kind_of(kind).read(path, stream, max_bytes=max_bytes, wanted=wanted)
 
 
 def line_per_record(kind: str) -> bool:
     """Whether every record of ``kind`` is one line of its own (never several to a line)."""
-    return kind in ("export", "unified")
+    return kind_of(kind).line_per_record
 
 
 @contextmanager

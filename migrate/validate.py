@@ -9,16 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Literal, get_args
+from typing import Any
 
 from adapters import schema_registry as schemas
 from adapters.errors import Rejection
 from adapters.set_token import parse_compact
-from migrate.kinds import converter, iter_records, opened
+from migrate.kinds import KIND_NAMES, Kind, converter, kind_of, opened
 from migrate.readers import DEFAULT_MAX_RECORD_BYTES, Record
 
-ValidateKind = Literal["v2", "set", "export", "events", "summary", "unified"]
-VALIDATE_KINDS: tuple[str, ...] = get_args(ValidateKind)
+VALIDATE_KINDS: tuple[str, ...] = KIND_NAMES
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,26 +81,21 @@ def summary_invariants(value: Any) -> list[tuple[str, str]]:
     return found
 
 
+# What a kind's records promise beyond their JSON Schema.
+INVARIANTS: dict[str, Callable[[Any], list[tuple[str, str]]]] = {"summary": summary_invariants}
+
+
 def _record_problems(
-    kind: str, value: Any, convert: Callable[[Any], Any] | None
+    kind: Kind, value: Any, convert: Callable[[Any], Any] | None
 ) -> list[tuple[str, str]]:
-    if kind == "set":
-        found = _token_problems(value, "")
-    elif kind == "events":
-        found = _schema_problems(schemas.EVENTS_RECORD, value)
-        if not found:
-            found = _token_problems(value["request"]["payload"], "/request/payload")
-    elif kind == "summary":
-        found = _schema_problems(schemas.SUMMARY, value)
-        if not found:
-            found = summary_invariants(value)
-    else:
-        name = {
-            "v2": schemas.V2_NOTIFICATION,
-            "export": schemas.SET_CLAIMS,
-            "unified": schemas.UNIFIED,
-        }[kind]
-        found = _schema_problems(name, value)
+    found = [] if kind.schema is None else _schema_problems(kind.schema, value)
+    if not found and kind.signed_part is not None:
+        token = value
+        for part in kind.signed_part.split("/")[1:]:
+            token = token[part]
+        found = _token_problems(token, kind.signed_part)
+    if not found and kind.name in INVARIANTS:
+        found = INVARIANTS[kind.name](value)
     if not found and convert is not None:
         try:
             convert(value)
@@ -111,7 +105,7 @@ def _record_problems(
 
 
 def problems_of(
-    record: Record, kind: str, convert: Callable[[Any], Any] | None
+    record: Record, kind: Kind, convert: Callable[[Any], Any] | None
 ) -> Iterator[Problem]:
     if record.error is not None:
         yield Problem(
@@ -130,16 +124,14 @@ def validate_files(
     max_bytes: int = DEFAULT_MAX_RECORD_BYTES,
 ) -> ValidateCounts:
     """Validate every record of ``paths`` as ``kind``; call ``on_problem`` for each problem."""
-    convert = converter(kind) if kind in ("set", "export", "events") else None
-    if kind == "v2":
-        convert = converter("v2")
+    spec = kind_of(kind)
+    convert = converter(kind) if spec.converter is not None else None
     counts = ValidateCounts()
     for path in paths:
         with opened(path) as (stream, _counter):
-            reader_kind = "events" if kind == "events" else kind
-            for record in iter_records(path, stream, reader_kind, max_bytes=max_bytes):
+            for record in spec.read(path, stream, max_bytes=max_bytes, wanted=None):
                 counts.records += 1
-                found = list(problems_of(record, kind, convert))
+                found = list(problems_of(record, spec, convert))
                 if found:
                     counts.invalid += 1
                     counts.problems += len(found)

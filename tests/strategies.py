@@ -13,7 +13,9 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import socket
 import string
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -372,3 +374,25 @@ def events_records(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any]]:
     if draw(st.booleans()):
         record["eventType"] = event_type
     return record, claims
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
+
+
+def export_claims(n: int, *, event_type: str = "entityCreated") -> dict[str, Any]:
+    """A valid export line, distinct for each ``n``."""
+    sub = str(uuid.UUID(int=n + 1))
+    return {
+        "iss": "https://v1.api.us.janrain.com/00000000-0000-0000-0000-000000000000/webhooks",
+        "iat": 1_568_312_175 + n,
+        "jti": f"jti-{n:06d}",
+        "aud": ["https://example.com/path/to/endpoint"],
+        "txn": "00000000-0000-0000-0000-000000000000",
+        "toe": 1_559_372_000 + n,
+        "events": {event_type: {"entityType": "user", "sub": sub, "id": str(uuid.UUID(int=n))}},
+    }

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from strategies import export_claims as claims
 
 from migrate.cli import cli
 from migrate.ingest import IngestOptions, IngestReport, ingest_paths, ingest_store
@@ -34,20 +35,6 @@ from migrate.store import make_engine, open_store
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CLI = [sys.executable, "-m", "migrate"]
-
-
-def claims(n: int, *, event_type: str = "entityCreated") -> dict[str, Any]:
-    """A valid export line, distinct for each ``n``."""
-    sub = str(uuid.UUID(int=n + 1))
-    return {
-        "iss": "https://v1.api.us.janrain.com/00000000-0000-0000-0000-000000000000/webhooks",
-        "iat": 1_568_312_175 + n,
-        "jti": f"jti-{n:06d}",
-        "aud": ["https://example.com/path/to/endpoint"],
-        "txn": "00000000-0000-0000-0000-000000000000",
-        "toe": 1_559_372_000 + n,
-        "events": {event_type: {"entityType": "user", "sub": sub, "id": str(uuid.UUID(int=n))}},
-    }
 
 
 def write_lines(path: Path, lines: list[str]) -> Path:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import threading
@@ -10,19 +9,13 @@ import threading
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
+from strategies import closed_port
 
+from adapters.jsontext import json_text
 from migrate import store
-from migrate.cli.base import is_operational
-from migrate.store.engine import dumps_json, normalize_url
+from migrate.errors import EXIT_OPERATIONAL, exit_code_of
+from migrate.store.engine import normalize_url
 from migrate.store.sqlite_native import sqlite_file
-
-
-def closed_port() -> int:
-    """A loopback port nothing listens on (bound, then released)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port
 
 
 def test_sqlite_connections_get_wal_busy_timeout_and_foreign_keys(sqlite_url: str) -> None:
@@ -53,8 +46,8 @@ def test_urls_get_the_projects_drivers(given: str, expected: str) -> None:
 
 
 def test_json_beyond_orjson_still_serialises() -> None:
-    assert dumps_json({"big": 2**70, "ü": [1]}) == '{"big": 1180591620717411303424, "ü": [1]}'
-    assert dumps_json({"a": (1, 2)}) == '{"a":[1,2]}'
+    assert json_text({"big": 2**70, "ü": [1]}) == '{"big":1180591620717411303424,"ü":[1]}'
+    assert json_text({"a": (1, 2)}) == '{"a":[1,2]}'
 
 
 def test_open_store_upgrades_unless_told_not_to(db_url: str) -> None:
@@ -107,7 +100,7 @@ def test_an_unreachable_store_is_one_line_without_the_password() -> None:
         f"cannot open the store postgresql+psycopg://webhooks:***@127.0.0.1:{port}/store: "
     )
     assert "refused" in message.lower()
-    assert is_operational(caught.value)  # so the CLI exits 3
+    assert exit_code_of(caught.value) == EXIT_OPERATIONAL  # so the CLI exits 3
 
 
 def test_a_sqlite_file_that_cannot_be_created_is_unavailable() -> None:

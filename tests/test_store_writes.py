@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-import uuid
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from strategies import export_claims
 
 from adapters.errors import Rejection
 from adapters.export import event_from_export_line
@@ -27,63 +27,46 @@ from migrate.store.writes import (
 
 
 def event(n: int) -> UnifiedEvent:
-    sub = str(uuid.UUID(int=n + 1))
-    return event_from_export_line(
-        {
-            "iss": "https://v1.api.us.janrain.com/00000000-0000-0000-0000-000000000000/webhooks",
-            "iat": 1_568_312_175 + n,
-            "jti": f"jti-{n:06d}",
-            "aud": ["https://example.com/path/to/endpoint"],
-            "txn": "00000000-0000-0000-0000-000000000000",
-            "toe": 1_559_372_000 + n,
-            "events": {"entityCreated": {"entityType": "user", "sub": sub, "id": str(n)}},
-        }
-    )
+    return event_from_export_line(export_claims(n))
+
+
+def rows(url: str, query: str) -> list[tuple[Any, ...]]:
+    engine = open_store(url)
+    try:
+        with engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(sa.text(query))]
+    finally:
+        engine.dispose()
 
 
 def stored(url: str) -> list[tuple[Any, ...]]:
-    engine = open_store(url)
-    try:
-        with engine.connect() as conn:
-            query = sa.text(
-                "SELECT event_id, seen_count, first_file_id, first_line, signature_verified "
-                "FROM events ORDER BY event_id"
-            )
-            return [tuple(r) for r in conn.execute(query)]
-    finally:
-        engine.dispose()
+    columns = "event_id, seen_count, first_file_id, first_line, signature_verified"
+    return rows(url, f"SELECT {columns} FROM events ORDER BY event_id")  # noqa: S608
 
 
 def rejects(url: str) -> list[tuple[Any, ...]]:
-    engine = open_store(url)
-    try:
-        with engine.connect() as conn:
-            query = sa.text("SELECT file_id, path, line, reason, raw FROM rejects ORDER BY raw")
-            return [tuple(r) for r in conn.execute(query)]
-    finally:
-        engine.dispose()
+    return rows(url, "SELECT file_id, path, line, reason, raw FROM rejects ORDER BY raw")
 
 
-def write_twice_core(url: str) -> tuple[Inserted, Inserted]:
+def a_reject() -> dict[str, Any]:
+    return reject_row(
+        path="POST /", pointer="", reason="json", message="m", raw="{", now=now_text()
+    )
+
+
+FIRST, SECOND = [event(1), event(2), event(1)], [event(3), event(2), event(1)]
+
+
+def write_twice_core(url: str, *, returning: bool = True) -> tuple[Inserted, Inserted]:
     engine = open_store(url)
+    if not returning:  # as on MySQL proper, which has no INSERT … RETURNING
+        engine.dialect.insert_returning = False
     try:
         with engine.begin() as conn:
-            first = insert_events(conn, [event(1), event(2), event(1)], verified=True)
+            first = insert_events(conn, FIRST, verified=True)
         with engine.begin() as conn:
-            second = insert_events(conn, [event(3), event(2), event(1)], verified=True)
-            insert_rejects(
-                conn,
-                [
-                    reject_row(
-                        path="POST /",
-                        pointer="",
-                        reason="json",
-                        message="m",
-                        raw="{",
-                        now=now_text(),
-                    )
-                ],
-            )
+            second = insert_events(conn, SECOND, verified=True)
+            insert_rejects(conn, [a_reject()])
         return first, second
     finally:
         engine.dispose()
@@ -95,18 +78,11 @@ def write_twice_native(url: str) -> tuple[Inserted, Inserted]:
     assert path is not None
     with contextlib.closing(connect(path)) as conn:
         conn.execute("BEGIN IMMEDIATE")
-        first = insert_events(conn, [event(1), event(2), event(1)], verified=True)
+        first = insert_events(conn, FIRST, verified=True)
         conn.execute("COMMIT")
         conn.execute("BEGIN IMMEDIATE")
-        second = insert_events(conn, [event(3), event(2), event(1)], verified=True)
-        insert_rejects(
-            conn,
-            [
-                reject_row(
-                    path="POST /", pointer="", reason="json", message="m", raw="{", now=now_text()
-                )
-            ],
-        )
+        second = insert_events(conn, SECOND, verified=True)
+        insert_rejects(conn, [a_reject()])
         conn.execute("COMMIT")
     return first, second
 
@@ -129,6 +105,11 @@ def test_insert_events_says_which_were_new_without_a_file(db_url: str) -> None:
     assert [r[0] for r in rows] == sorted(ids(1, 2, 3))
     assert {(r[1], r[2], r[3], bool(r[4])) for r in rows} == {(1, None, None, True)}
     assert rejects(db_url) == [(None, "POST /", 0, "json", "{")]
+
+
+def test_without_returning_the_new_ids_are_still_exact(db_url: str) -> None:
+    expect(*write_twice_core(db_url, returning=False))
+    assert [r[0] for r in stored(db_url)] == sorted(ids(1, 2, 3))
 
 
 def test_the_standard_library_path_writes_what_sqlalchemy_writes(tmp_path: Any) -> None:

@@ -17,12 +17,11 @@ from typing import Protocol
 
 from migrate.api.clock import Clock
 from migrate.api.errors import ApiConfigError
-
-TOKEN_ENV = "WEBHOOKS_MIGRATE_TOKEN"
-TOKEN_FILE_ENV = "WEBHOOKS_MIGRATE_TOKEN_FILE"
-CLIENT_ID_ENV = "WEBHOOKS_MIGRATE_CLIENT_ID"
-CLIENT_SECRET_ENV = "WEBHOOKS_MIGRATE_CLIENT_SECRET"
-CLIENT_SECRET_FILE_ENV = "WEBHOOKS_MIGRATE_CLIENT_SECRET_FILE"
+from migrate.defaults import CLIENT_ID_ENV as CLIENT_ID_ENV
+from migrate.defaults import CLIENT_SECRET_ENV as CLIENT_SECRET_ENV
+from migrate.defaults import CLIENT_SECRET_FILE_ENV as CLIENT_SECRET_FILE_ENV
+from migrate.defaults import TOKEN_ENV as TOKEN_ENV
+from migrate.defaults import TOKEN_FILE_ENV as TOKEN_FILE_ENV
 
 # Renew a little before the server would call the token expired, so a long download that
 # starts just before expiry does not fail halfway.

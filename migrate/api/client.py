@@ -23,7 +23,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
-from enum import Enum
 from typing import Any
 from urllib.parse import quote, urlencode, urljoin, urlsplit
 
@@ -47,31 +46,16 @@ from migrate.api.errors import (
     error_for_status,
 )
 from migrate.api.models import links_of
+from migrate.api.retry import Retry as Retry  # re-exported: what callers choose per call
+from migrate.api.retry import RetryPolicy as RetryPolicy
+from migrate.api.retry import parse_retry_after as parse_retry_after
 from migrate.api.transport import Response, StreamResponse, Transport, check_url, origin
+from migrate.defaults import CUSTOMER_ENV
 
 log = logging.getLogger("migrate.api")
 
 DEFAULT_BASE_URL = "https://v1.api.us.janrain.com"
 MAX_PAGES = 10_000
-
-
-class Retry(Enum):
-    SAFE = "safe"  # idempotent: retry on network errors, 5xx and 429
-    REFUSED = "refused"  # may have taken effect: retry only when the server refused it (429)
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    attempts: int = 5  # tries in all, the first included
-    base_delay: float = 0.5
-    max_delay: float = 30.0
-    # A Retry-After longer than this is reported instead of slept through.
-    max_retry_after: float = 300.0
-
-    def backoff(self, attempt: int, rng: Callable[[], float]) -> float:
-        """Exponential back-off with full jitter (attempt 1 is the first retry)."""
-        ceiling = min(self.max_delay, self.base_delay * 2.0 ** (attempt - 1))
-        return float(ceiling * (0.5 + rng() / 2))
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,27 +67,11 @@ class ApiSettings:
     def __post_init__(self) -> None:
         check_url(self.base_url)
         if not self.customer_id.strip():
-            raise ApiConfigError(
-                "no customer id: set --customer-id or WEBHOOKS_MIGRATE_CUSTOMER_ID"
-            )
+            raise ApiConfigError(f"no customer id: set --customer-id or {CUSTOMER_ENV}")
 
     @property
     def customer_url(self) -> str:
         return self.base_url.rstrip("/") + "/" + quote(self.customer_id, safe="")
-
-
-def parse_retry_after(value: str | None, now: float) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - now)
 
 
 def _problem(resp: Response) -> tuple[str, str, Any]:

@@ -14,11 +14,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from migrate.errors import EXIT_OPERATIONAL, EXIT_PROBLEM, MigrateError
 
-class ApiError(Exception):
-    """Anything that went wrong talking to the Webhooks v3 API."""
+
+class ApiError(MigrateError):
+    """Anything that went wrong talking to the Webhooks v3 API (exit 1; operational ones 3)."""
 
     operational = False
+
+    @property
+    def exit_status(self) -> int:
+        return EXIT_OPERATIONAL if self.operational else EXIT_PROBLEM
 
     def scrubbed(self, secrets: Iterable[str]) -> ApiError:
         """This error with every occurrence of a secret replaced (in place, returns self)."""

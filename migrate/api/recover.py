@@ -38,6 +38,7 @@ from migrate.api.exports import (
 )
 from migrate.api.files import file_name_for, load_download
 from migrate.api.models import ExportJob, JobPhase, Summary
+from migrate.errors import Interrupted
 
 ONE_EXPORT_PER = timedelta(hours=24)
 
@@ -363,5 +364,17 @@ def recover(
     options: RecoverOptions,
     on_progress: Callable[[Progress], None] = lambda _: None,
 ) -> RecoverReport:
-    """Run the loop once; safe to interrupt and run again (see the module docstring)."""
-    return Recovery(client, subscription_id, sink, options, on_progress).run()
+    """Run the loop once; safe to interrupt and run again (see the module docstring).
+
+    Ctrl-C raises :class:`Interrupted` saying what was done (a file being loaded says through
+    which line it was committed) and that running the same command resumes.
+    """
+    recovery = Recovery(client, subscription_id, sink, options, on_progress)
+    try:
+        return recovery.run()
+    except KeyboardInterrupt:
+        done = "; ".join(recovery.report.changes) or "nothing was changed yet"
+        raise Interrupted(f"{done}; run the same command to resume") from None
+    except Interrupted as exc:  # in the middle of loading a file: the ledger says how far
+        done = "; ".join([*recovery.report.changes, str(exc)])
+        raise Interrupted(done) from None

@@ -7,14 +7,13 @@ command module can be added without touching the others.
 from __future__ import annotations
 
 import importlib
-import os
-import sys
 from typing import Any
 
 import click
 
 from migrate import __version__
-from migrate.cli.base import fail_cleanly
+from migrate.cli.base import CliState, end_quietly_on_closed_pipe, fail_cleanly
+from migrate.defaults import DEBUG_ENV
 
 # name -> "module:attribute" of a click command or group.
 COMMANDS: dict[str, str] = {
@@ -60,7 +59,7 @@ class LazyGroup(click.Group):
 @click.option(
     "--debug",
     is_flag=True,
-    envvar="WEBHOOKS_MIGRATE_DEBUG",
+    envvar=DEBUG_ENV,
     help="Show tracebacks for errors (also WEBHOOKS_MIGRATE_DEBUG=1).",
 )
 @click.version_option(__version__, prog_name="webhooks-migrate")
@@ -69,16 +68,15 @@ def cli(ctx: click.Context, debug: bool) -> None:
     """Move Identity Cloud webhooks from v2 to v3 without losing an event.
 
     Exit codes: 0 success, 1 a problem you must act on (rejected input, failed check),
-    2 usage error, 3 operational failure (store or API unreachable, authentication refused).
+    2 usage error, 3 operational failure (store or API unreachable, authentication refused),
+    70 internal error (a bug: please report it), 130 interrupted.
     """
-    ctx.obj = {"debug": debug}
+    ctx.obj = CliState(debug=debug)
 
 
 def main() -> None:
-    # Reading a closed pipe (``| head``) is not an error worth a traceback.
+    # Writing to a closed pipe (``| head``) is not an error worth a traceback.
     try:
         cli.main(prog_name="webhooks-migrate")
     except BrokenPipeError:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        sys.exit(1)
+        end_quietly_on_closed_pipe()

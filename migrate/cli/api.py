@@ -6,173 +6,30 @@ environment (see :mod:`migrate.api.auth`), never from flags.
 
 from __future__ import annotations
 
-import functools
 import json
-import os
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import Any
 
 import click
 
 from migrate.api import events as events_api
-from migrate.api import exports as exports_api
 from migrate.api import subscriptions as subs_api
-from migrate.api.auth import credentials_from_env
-from migrate.api.client import DEFAULT_BASE_URL, ApiClient, ApiSettings, RetryPolicy
-from migrate.api.errors import ApiConfigError, ApiError, Conflict
-from migrate.api.files import file_name_for
-from migrate.api.models import ExportJob, JobPhase, Summary
-from migrate.api.recover import IngestCounts, Progress, RecoverOptions, recover
+from migrate.api.client import ApiClient
+from migrate.api.models import Summary
+from migrate.cli.api_exports import exports, recover_command
 from migrate.cli.base import (
-    OperationalFailure,
-    ProblemFound,
-    db_option,
+    connection,
+    emit,
     emit_json,
-    format_option,
-    one_line,
+    json_format,
+    opened_store,
+    store_options,
+    warn,
 )
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-BASE_URL_ENV = "WEBHOOKS_MIGRATE_API_URL"
-CUSTOMER_ENV = "WEBHOOKS_MIGRATE_CUSTOMER_ID"
-SUBSCRIPTION_ENV = "WEBHOOKS_MIGRATE_SUBSCRIPTION_ID"
-json_format = format_option("text", "json")
-
-
-# -- shared options and error handling -----------------------------------------------------
-
-
-def connection(
-    *, subscription: bool = True, lazy: bool = False
-) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """--base-url, --customer-id, --timeout, --tries and (usually) --subscription-id, env-backed.
-
-    The command gets ``client``, the :class:`ApiClient` those options make (with ``lazy``,
-    ``connect``: a function that makes it, for commands that may not call the API at all), and
-    ``subscription_id`` as given. Every API failure, making the client included, goes through
-    :func:`api_errors`.
-    """
-
-    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
-        @api_errors
-        @functools.wraps(func)
-        def command(
-            *args: Any, base_url: str, customer_id: str, timeout: float, tries: int, **kwargs: Any
-        ) -> Any:
-            def connect() -> ApiClient:
-                return make_client(base_url, customer_id, timeout, tries)
-
-            if lazy:
-                kwargs["connect"] = connect
-            else:
-                kwargs["client"] = connect()
-            return func(*args, **kwargs)
-
-        options = [
-            click.option(
-                "--base-url",
-                envvar=BASE_URL_ENV,
-                default=DEFAULT_BASE_URL,
-                show_default=True,
-                help=f"API root (env {BASE_URL_ENV}); http:// only for loopback.",
-            ),
-            click.option(
-                "--customer-id", envvar=CUSTOMER_ENV, default="", help=f"env {CUSTOMER_ENV}"
-            ),
-            click.option(
-                "--timeout",
-                type=click.FloatRange(min=0.1),
-                default=30.0,
-                show_default=True,
-                help="Seconds to wait for the network on each request.",
-            ),
-            click.option(
-                "--tries",
-                type=click.IntRange(min=1),
-                default=5,
-                show_default=True,
-                help="Tries per request on network errors, 5xx and 429 (with back-off).",
-            ),
-        ]
-        if subscription:
-            options.append(
-                click.option(
-                    "--subscription-id",
-                    envvar=SUBSCRIPTION_ENV,
-                    required=True,
-                    help=f"env {SUBSCRIPTION_ENV}",
-                )
-            )
-        for option in reversed(options):
-            command = option(command)
-        return command
-
-    return decorate
-
-
-def store_options(func: F) -> F:
-    func = click.option(
-        "--no-upgrade", is_flag=True, help="Do not bring the store to the newest revision."
-    )(func)
-    return db_option(func)  # type: ignore[return-value]
-
-
-def make_client(base_url: str, customer_id: str, timeout: float, tries: int) -> ApiClient:
-    settings = ApiSettings(base_url=base_url, customer_id=customer_id, timeout=timeout)
-    return ApiClient(settings, credentials_from_env(os.environ), retry=RetryPolicy(attempts=tries))
-
-
-def api_errors(func: F) -> F:
-    """API failures as one line with the contract's exit codes (3 operational, 1 problem)."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except ApiConfigError as exc:
-            raise click.UsageError(one_line(exc)) from exc
-        except (ApiError, subs_api.V2ConfigError) as exc:
-            ctx = click.get_current_context()
-            if ctx.find_root().obj and ctx.find_root().obj.get("debug"):
-                raise
-            if isinstance(exc, ApiError) and exc.operational:
-                raise OperationalFailure(one_line(exc)) from exc
-            raise ProblemFound(one_line(exc)) from exc
-
-    return wrapper  # type: ignore[return-value]
-
-
-@contextmanager
-def opened_store(db_url: str, no_upgrade: bool) -> Iterator[Any]:
-    # Imported here: commands that never touch the store do not pay for SQLAlchemy.
-    from migrate.api.persist import StoreSink
-
-    sink = StoreSink.open(db_url, upgrade=not no_upgrade)
-    try:
-        yield sink
-    finally:
-        sink.close()
-
-
-def warn(message: str) -> None:
-    click.echo(f"warning: {message}", err=True)
-
-
-def emit(output_format: str, data: Any, lines: Iterable[str]) -> None:
-    """``data`` as JSON with ``--format json``, else the text ``lines``, one per line."""
-    if output_format == "json":
-        emit_json(data)
-        return
-    for line in lines:
-        click.echo(line)
-
-
-def _job_line(job: ExportJob) -> str:
-    created, updated = job.created_at or "?", job.updated_at or "?"
-    return f"{job.id}  {job.describe_state():<12}  created {created}  updated {updated}"
+from migrate.defaults import BASE_URL_ENV as BASE_URL_ENV  # re-exported for the simulator
+from migrate.defaults import CUSTOMER_ENV as CUSTOMER_ENV
+from migrate.defaults import SUBSCRIPTION_ENV as SUBSCRIPTION_ENV
+from migrate.errors import ProblemFound
 
 
 @click.group()
@@ -239,141 +96,6 @@ def _summary_lines(s: Summary) -> list[str]:
 
 
 # -- exports -------------------------------------------------------------------------------
-
-
-@api.group()
-def exports() -> None:
-    """Bulk exports of failed events (one active at a time, one completed per 24 h)."""
-
-
-@exports.command("start")
-@connection()
-@json_format
-def exports_start(client: ApiClient, subscription_id: str, output_format: str) -> None:
-    """Start an export job (never repeated automatically: that could start two)."""
-    try:
-        job = exports_api.start_export(client, subscription_id)
-    except Conflict as exc:
-        jobs = exports_api.list_exports(client, subscription_id)
-        current = next((j for j in jobs if j.phase is JobPhase.ACTIVE), None)
-        hint = f"; export {current.id} is {current.state}" if current else ""
-        raise ProblemFound(
-            f"the API refused a new export: {exc.details or exc.title}{hint}"
-        ) from exc
-    _emit_job(job, output_format)
-
-
-@exports.command("list")
-@connection()
-@json_format
-def exports_list(client: ApiClient, subscription_id: str, output_format: str) -> None:
-    """Jobs of the last 7 days (their ids are the download ids), newest first."""
-    jobs = exports_api.list_exports(client, subscription_id)
-    lines = [_job_line(job) for job in jobs] or ["no export jobs in the last 7 days"]
-    emit(output_format, {"total": len(jobs), "exports": [j.raw for j in jobs]}, lines)
-
-
-@exports.command("status")
-@click.argument("export_id")
-@connection()
-@json_format
-def exports_status(
-    export_id: str, client: ApiClient, subscription_id: str, output_format: str
-) -> None:
-    """One job's state."""
-    _emit_job(exports_api.get_export(client, subscription_id, export_id), output_format)
-
-
-@exports.command("cancel")
-@click.argument("export_id")
-@connection()
-@json_format
-def exports_cancel(
-    export_id: str, client: ApiClient, subscription_id: str, output_format: str
-) -> None:
-    """Cancel an active job (its events become exportable again)."""
-    _emit_job(exports_api.cancel_export(client, subscription_id, export_id), output_format)
-
-
-def _emit_job(job: ExportJob, output_format: str) -> None:
-    emit(output_format, job.raw, [_job_line(job)])
-
-
-@exports.command("download")
-@click.argument("export_id")
-@connection()
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Where to write the NDJSON file (default: ./<export-id>.ndjson).",
-)
-@click.option("--ingest", "load", is_flag=True, help="Load the file into the store (exactly once).")
-@store_options
-@json_format
-def exports_download(
-    export_id: str,
-    client: ApiClient,
-    subscription_id: str,
-    output: Path | None,
-    load: bool,
-    db_url: str,
-    no_upgrade: bool,
-    output_format: str,
-) -> None:
-    """Download an export's NDJSON file atomically and record its ETag.
-
-    A 404 is explained by checking the job: still active (not ready), canceled (never), or
-    gone (a wrong id, or deleted after 7 days). With --ingest the file goes through the ingest
-    ledger, so downloading and loading the same file twice never loads it twice.
-    """
-    dest = output or Path(file_name_for(export_id))
-    try:
-        saved = exports_api.download_export(client, subscription_id, export_id, dest)
-    except exports_api.FileNotAvailable as exc:
-        raise ProblemFound(str(exc)) from exc
-    counts = None
-    if load:
-        with opened_store(db_url, no_upgrade) as sink:
-            counts = sink.ingest(dest, saved.etag)
-    data = {
-        "path": saved.path,
-        "etag": saved.etag,
-        "sha256": saved.sha256,
-        "bytes": saved.bytes,
-        "lines": saved.lines,
-        "ingest": None if counts is None else _counts_json(counts),
-    }
-    lines = [
-        f"{saved.path}: {saved.lines} lines, {saved.bytes} bytes, ETag {saved.etag or '(none)'}"
-    ]
-    if counts is not None:
-        lines.append(_counts_text(counts))
-    emit(output_format, data, lines)
-    if counts is not None and counts.rejected:
-        raise ProblemFound(f"{counts.rejected} line(s) rejected; see the store's rejects table")
-
-
-def _counts_json(counts: IngestCounts) -> dict[str, Any]:
-    return {
-        "read": counts.read,
-        "inserted": counts.inserted,
-        "duplicates": counts.duplicates,
-        "rejected": counts.rejected,
-        "already_ingested": counts.already_ingested,
-    }
-
-
-def _counts_text(counts: IngestCounts) -> str:
-    if counts.already_ingested:
-        return "already ingested: nothing loaded"
-    return (
-        f"ingested: read {counts.read}, inserted {counts.inserted}, "
-        f"duplicates {counts.duplicates}, rejected {counts.rejected}"
-    )
-
-
-# -- events --------------------------------------------------------------------------------
 
 
 @api.group()
@@ -535,64 +257,6 @@ def subscriptions_create(
 # -- recover -------------------------------------------------------------------------------
 
 
-@api.command("recover")
-@connection()
-@click.option(
-    "--download-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("exports"),
-    show_default=True,
-    help="Where export files are kept (a file here counts as downloaded).",
-)
-@store_options
-@click.option(
-    "--poll-interval",
-    type=click.FloatRange(min=0.0),
-    default=2.0,
-    show_default=True,
-    help="First pause between status checks (doubles up to 60 s).",
-)
-@click.option(
-    "--wait-limit",
-    type=click.FloatRange(min=0.0),
-    default=3600.0,
-    show_default=True,
-    help="Stop waiting for an export after this many seconds (re-run to resume).",
-)
-@click.option("--strict", is_flag=True, help="Exit 1 when a summary breaks its invariants.")
-@json_format
-def recover_command(
-    client: ApiClient,
-    subscription_id: str,
-    download_dir: Path,
-    db_url: str,
-    no_upgrade: bool,
-    poll_interval: float,
-    wait_limit: float,
-    strict: bool,
-    output_format: str,
-) -> None:
-    """Recover failed events: summary, export, wait, download, ingest, summary.
-
-    Each step is printed on stderr. Safe to interrupt and run again at any point: a running
-    export is awaited rather than duplicated, a downloaded file is not fetched again, and the
-    ingest ledger never loads a file twice. Exit 1 when lines were rejected, an export's file
-    could not be had, or (with --strict) a summary is inconsistent.
-    """
-    options = RecoverOptions(download_dir, poll_initial=poll_interval, wait_limit=wait_limit)
-
-    def show(progress: Progress) -> None:
-        click.echo(f"[{progress.step}] {progress.message}", err=True)
-
-    with opened_store(db_url, no_upgrade) as sink:
-        report = recover(client, subscription_id, sink, options, show)
-    emit(output_format, report.to_json(), report.changes or ["nothing changed"])
-    for warning in report.warnings:
-        warn(warning)
-    unavailable = [j for j in report.jobs if j.unavailable and j.unavailable != "never"]
-    if report.rejected:
-        raise ProblemFound(f"{report.rejected} exported line(s) rejected; see the rejects table")
-    if unavailable:
-        raise ProblemFound(f"{len(unavailable)} export file(s) could not be downloaded")
-    if strict and report.summary_problems:
-        raise ProblemFound("a summary breaks its invariants")
+# Exports and the recover loop live in their own module (migrate.cli.api_exports).
+api.add_command(exports)
+api.add_command(recover_command)

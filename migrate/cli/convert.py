@@ -12,7 +12,7 @@ from typing import IO
 
 import click
 
-from migrate.cli.base import ProblemFound, emit_json, format_option, stderr_is_terminal
+from migrate.cli.base import emit_json, format_option, stderr_is_terminal
 from migrate.cli.options import (
     from_kind,
     input_files,
@@ -22,6 +22,7 @@ from migrate.cli.options import (
     v2_options,
 )
 from migrate.convert import RejectedRecord, convert_files
+from migrate.errors import ProblemFound
 
 
 @contextlib.contextmanager

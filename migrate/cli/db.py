@@ -8,7 +8,8 @@ from typing import Any
 import click
 from alembic.util import CommandError
 
-from migrate.cli.base import ProblemFound, db_option, emit_json, format_option
+from migrate.cli.base import db_option, emit_json, format_option
+from migrate.errors import ProblemFound
 from migrate.store import (
     check,
     current,

@@ -6,25 +6,27 @@ from typing import TYPE_CHECKING
 
 import click
 
-from migrate.cli.base import ProblemFound, db_option, emit_json, format_option, stderr_is_terminal
+from migrate.cli.base import db_option, emit_json, format_option, stderr_is_terminal
 from migrate.cli.options import input_files, make_v2_options, max_record_bytes, quiet, v2_options
 from migrate.convert import RejectedRecord
 from migrate.defaults import AUDIENCE_ENV, ISSUER_ENV, JWKS_ENV
+from migrate.errors import ProblemFound
 from migrate.ingest import INGEST_KINDS, NO_KEY_SOURCE, IngestOptions, IngestReport, ingest_store
+from migrate.kinds import kind_of
 
 if TYPE_CHECKING:
     from migrate.verify.verifier import Verifier
 
 
 def _verifier(jwks: str, issuer: str | None, audience: str | None) -> Verifier:
-    from migrate.cli.base import OperationalFailure
+    from migrate.errors import Unavailable
     from migrate.verify.config import build_verifier
     from migrate.verify.keys import KeyFetchError, KeySourceError
 
     try:
         return build_verifier(jwks, issuer=issuer, audience=audience)
     except KeyFetchError as exc:
-        raise OperationalFailure(f"cannot fetch the JWKS: {exc}") from exc
+        raise Unavailable(f"cannot fetch the JWKS: {exc}") from exc
     except KeySourceError as exc:
         raise click.BadParameter(str(exc), param_hint="--jwks") from exc
 
@@ -113,7 +115,7 @@ def ingest(
         click.echo(rejected.location(), err=True)
 
     verifier = None
-    if kind in ("set", "events") and jwks and not no_verify:
+    if kind_of(kind).carries_tokens and jwks and not no_verify:
         verifier = _verifier(jwks, issuer, audience)
     options = IngestOptions(
         kind=kind,

@@ -7,7 +7,8 @@ from typing import Any
 
 import click
 
-from migrate.kinds import INPUT_KINDS, V2_HASH_ENV, V2Options
+from migrate.defaults import V2_HASH_ENV
+from migrate.kinds import INPUT_KINDS, V2Options
 from migrate.readers import DEFAULT_MAX_RECORD_BYTES
 
 F = Callable[..., Any]

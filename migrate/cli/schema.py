@@ -8,7 +8,8 @@ from typing import Any
 
 import click
 
-from migrate.cli.base import ProblemFound, emit_json, format_option
+from migrate.cli.base import emit_json, format_option
+from migrate.errors import ProblemFound
 from migrate.schemacompat import (
     Mode,
     Policy,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import click
 
-from migrate.cli.base import ProblemFound, emit_json, format_option
+from migrate.cli.base import emit_json, format_option
 from migrate.cli.options import input_files, max_record_bytes
+from migrate.errors import ProblemFound
 from migrate.validate import VALIDATE_KINDS, Problem, validate_files
 
 

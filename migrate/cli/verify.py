@@ -6,8 +6,9 @@ import sys
 
 import click
 
-from migrate.cli.base import OperationalFailure, ProblemFound, emit_json, format_option
+from migrate.cli.base import cli_state, emit_json, format_option
 from migrate.cli.options import max_record_bytes
+from migrate.errors import ProblemFound, Unavailable
 from migrate.verify.config import AUDIENCE_ENV, ISSUER_ENV, JWKS_ENV, build_verifier
 from migrate.verify.keys import DEFAULT_COOLDOWN_S, KeyFetchError, KeySourceError
 from migrate.verify.run import VerifyCounts, verify_file
@@ -116,10 +117,10 @@ def verify(
             cooldown=refetch_cooldown,
         )
     except KeyFetchError as exc:
-        raise OperationalFailure(str(exc)) from None
+        raise Unavailable(str(exc)) from None
     except KeySourceError as exc:
         raise click.BadParameter(str(exc), param_hint="--jwks" if jku is None else None) from None
-    if _debug(ctx):
+    if cli_state(ctx).debug:
         _explain(verifier)
 
     counts = VerifyCounts()
@@ -137,11 +138,6 @@ def verify(
     if counts.failed:
         raise ProblemFound(counts.summary())
     click.echo(counts.summary(), err=True)
-
-
-def _debug(ctx: click.Context) -> bool:
-    root = ctx.find_root()
-    return bool(root.obj and root.obj.get("debug"))
 
 
 def _explain(verifier: Verifier) -> None:

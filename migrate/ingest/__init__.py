@@ -27,8 +27,8 @@ from migrate.ingest.reports import (
     FileReport,
     IngestOptions,
     IngestReport,
-    TokenCheck,
 )
+from migrate.kinds import TokenCheck
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -62,7 +62,9 @@ def ingest_store(
     """Load ``paths`` into the store at ``url``, first bringing it to the newest revision unless
     ``upgrade=False``. A SQLite file is opened without SQLAlchemy; a dry run changes nothing."""
     from migrate.store.sqlite_native import sqlite_file
+    from migrate.store.urls import check_store_url
 
+    check_store_url(url)
     path = sqlite_file(url)
     if path is not None:
         from migrate.ingest.sqlite import ingest_sqlite_file

@@ -11,22 +11,18 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import os
-import shutil
-import sys
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from adapters.errors import Reason, Rejection
-from adapters.events_store import event_from_record, token_of_record
-from adapters.set_token import event_from_parsed, parse_compact
 from adapters.timefmt import format_ms
 from adapters.unified import UnifiedEvent
 from migrate.convert import RejectedRecord
+from migrate.errors import Interrupted
 from migrate.ingest.batch import Batch, Span, Writer
+from migrate.ingest.files import materialised, sha256_of
 from migrate.ingest.producers import Interleaved, ProcessProducer, ThreadProducer
 from migrate.ingest.reports import (
     BATCH,
@@ -41,35 +37,10 @@ from migrate.ingest.reports import (
     IngestReport,
     LedgerRow,
 )
-from migrate.kinds import converter, iter_records, line_per_record, opened
+from migrate.kinds import converter, kind_of, opened
 from migrate.progress import Progress
 from migrate.readers import Record, display_name
 from migrate.store.writes import delivery_row, event_values, reject_row
-
-
-def sha256_of(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-@contextlib.contextmanager
-def _materialised(path: str) -> Iterator[str]:
-    """stdin is spooled to a temporary file so it can be hashed, ledgered and resumed."""
-    if path != "-":
-        yield path
-        return
-    fd, tmp = tempfile.mkstemp(prefix="webhooks-migrate-stdin-")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            shutil.copyfileobj(sys.stdin.buffer, out, 1 << 20)
-        yield tmp
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-
 
 Store = TypeVar("Store")
 """What a backend's ingester writes through (a SQLAlchemy connection, a sqlite3 connection)."""
@@ -96,16 +67,19 @@ class Ingester(Generic[Store]):
         if options.kind not in INGEST_KINDS:
             raise ValueError(f"cannot ingest kind {options.kind!r}")
         self.options = options
+        self.kind = kind_of(options.kind)
         self.batch_size = options.batch_size or (LARGE_BATCH if spans else BATCH)
         # Rows per multi-batch transaction; 0: each batch commits alone.
         self.span_rows = (
             options.commit_rows if options.commit_rows is not None else (SPAN_ROWS if spans else 0)
         )
         self.convert = self._converter()
-        self.tokens = options.kind in ("set", "events")
+        self.tokens = self.kind.carries_tokens
         self.verified: bool | None = None
         self.signatures = NOT_APPLICABLE
-        if options.kind in ("set", "events"):
+        self.committed_line = 0
+        """The last line of the file being loaded whose transaction has committed."""
+        if self.tokens:
             self.verified = options.verify is not None
             self.signatures = (
                 "verified" if self.verified else f"NOT verified: {options.unverified_because}"
@@ -154,27 +128,10 @@ class Ingester(Generic[Store]):
     # -- conversion ---------------------------------------------------------------------------
 
     def _converter(self) -> Callable[[Any], UnifiedEvent]:
-        kind, verify = self.options.kind, self.options.verify
-        if verify is None or kind not in ("set", "events"):
-            return converter(kind, self.options.v2)
-        if kind == "set":
-
-            def from_token(text: Any) -> UnifiedEvent:
-                token = parse_compact(text)
-                verify(token)
-                return event_from_parsed(token)
-
-            return from_token
-
-        def from_record(record: Any) -> UnifiedEvent:
-            token = token_of_record(record)
-            try:
-                verify(token)
-            except Rejection as rejection:
-                raise rejection.under("/request/payload") from None
-            return event_from_record(record, token)
-
-        return from_record
+        verify, verifying = self.options.verify, self.kind.verifying
+        if verify is None or verifying is None:
+            return converter(self.kind.name, self.options.v2)
+        return verifying(verify)
 
     def _batches(
         self,
@@ -204,10 +161,10 @@ class Ingester(Generic[Store]):
             upcoming = index + 1 if batch.read >= size else index
             return line > resume_after and upcoming % producers == mine
 
-        skip = wanted if line_per_record(self.options.kind) else None
+        skip = wanted if self.kind.line_per_record else None
         with opened(local) as (stream, counter):
-            for record in iter_records(
-                name, stream, self.options.kind, max_bytes=self.options.max_bytes, wanted=skip
+            for record in self.kind.read(
+                name, stream, max_bytes=self.options.max_bytes, wanted=skip
             ):
                 if record.line <= resume_after:
                     continue
@@ -287,7 +244,7 @@ class Ingester(Generic[Store]):
         return report
 
     def ingest_file(self, path: str) -> FileReport:
-        with _materialised(path) as local:
+        with materialised(path) as local:
             sha = sha256_of(local)
             name = display_name(path)
             if self.options.dry_run:
@@ -307,9 +264,23 @@ class Ingester(Generic[Store]):
                 rejected=row.rejected,
                 resumed_from_line=row.last_line,
             )
-            self._load(local, name, report, row.id, row.last_line, recount=False)
+            self.committed_line = row.last_line
+            try:
+                self._load(local, name, report, row.id, row.last_line, recount=False)
+            except KeyboardInterrupt:
+                raise Interrupted(self._interrupted(name)) from None
             self._complete_file(row.id)
             return report
+
+    def _interrupted(self, name: str) -> str:
+        """What an interrupted file's ledger holds, and how to go on."""
+        where = "stdin" if name == "-" else name
+        if not self.committed_line:
+            return f"nothing of {where} was committed; run the same command to load it"
+        return (
+            f"committed through line {self.committed_line:,} of {where}; "
+            "run the same command to resume"
+        )
 
     def _load(
         self,
@@ -426,10 +397,14 @@ class Ingester(Generic[Store]):
         commit: bool = True,
     ) -> None:
         """Record the span's lines in the ledger, in the transaction that wrote them; commit."""
-        if span.read and not recount and file_id is not None and not self.options.dry_run:
+        advanced = span.read and not recount and file_id is not None and not self.options.dry_run
+        if advanced:
+            assert file_id is not None
             self._advance_ledger(conn, span, file_id, datetime.now(UTC))
         if commit and self._in_transaction(conn):
             self._commit(conn)
+            if advanced:
+                self.committed_line = span.last_line
         span.reset()
 
 

@@ -7,20 +7,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from adapters.set_token import ParsedToken
 from migrate.convert import RejectedRecord
-from migrate.kinds import V2Options
+from migrate.kinds import INPUT_KINDS, TokenCheck, V2Options
 from migrate.readers import DEFAULT_MAX_RECORD_BYTES
 
-INGEST_KINDS: tuple[str, ...] = ("v2", "set", "export", "events")
+INGEST_KINDS: tuple[str, ...] = INPUT_KINDS
 COMPLETED = "completed"
 INCOMPLETE = "incomplete"
 
 NO_KEY_SOURCE = "no key source is configured (--jwks or WEBHOOKS_MIGRATE_JWKS)"
 NOT_APPLICABLE = "not applicable: the input carries no signatures"
-
-TokenCheck = Callable[[ParsedToken], None]
-"""Signature verification hook: raises :class:`Rejection` for a token that must not be stored."""
 
 BATCH = 1000
 LARGE_BATCH = 5000

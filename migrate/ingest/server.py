@@ -15,10 +15,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from adapters.jsontext import json_text
 from migrate.ingest.batch import Batch, Span, sorted_rows
 from migrate.ingest.core import Ingester
 from migrate.ingest.reports import COMPLETED, INCOMPLETE, IngestOptions, LedgerRow
-from migrate.store.jsontext import dumps_json
+from migrate.store.engine import unavailable
 from migrate.store.models import Base
 from migrate.store.writes import (
     EVENT_COLUMNS,
@@ -118,7 +119,7 @@ class _PostgresWriter(_InMemoryRows):
         # unified timestamps are valid timestamptz text, JSON goes as its text.
         for i in JSON_COLUMNS:
             if values[i] is not None:
-                values[i] = dumps_json(values[i])
+                values[i] = json_text(values[i])
         return tuple(values)
 
     def prepare(self, batch: Batch) -> None:
@@ -300,12 +301,16 @@ class ServerIngester(Ingester[sa.Connection]):
                     inserted = self._write_rows(conn, batch, file_id, recount=recount)
                     span.add(batch, inserted, len(batch.events))
                     self._commit_span(conn, span, file_id, recount=recount, commit=False)
+                if file_id is not None and not recount:
+                    self.committed_line = batch.last_line
                 return inserted
             except sa.exc.OperationalError as exc:
                 # Concurrent ingests of one file can deadlock on MariaDB; the batch is
                 # idempotent, so it is simply retried. Anything else is the caller's to see.
-                if attempt == 4 or not _is_retryable(exc):
+                if not _is_retryable(exc):
                     raise
+                if attempt == 4:
+                    raise unavailable(self.engine.url, exc) from exc
                 time.sleep(0.05 * (attempt + 1))
         raise AssertionError("unreachable")
 

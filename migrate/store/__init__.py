@@ -11,9 +11,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from migrate.errors import StoreUnavailable
     from migrate.store.engine import (
         DEFAULT_URL,
-        StoreUnavailable,
         check_connection,
         make_engine,
         open_store,
@@ -32,9 +32,9 @@ if TYPE_CHECKING:
     )
 
 _HOMES = {
+    "migrate.errors": ("StoreUnavailable",),
     "migrate.store.engine": (
         "DEFAULT_URL",
-        "StoreUnavailable",
         "check_connection",
         "make_engine",
         "open_store",

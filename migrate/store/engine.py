@@ -8,9 +8,11 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.engine import URL, make_url
 
+from adapters.jsontext import json_text
 from migrate.defaults import DEFAULT_STORE_URL
-from migrate.store.jsontext import dumps_json
+from migrate.errors import StoreUnavailable, one_line
 from migrate.store.sqlite_native import configure_sqlite
+from migrate.store.urls import check_store_url
 
 DEFAULT_URL = DEFAULT_STORE_URL
 
@@ -23,20 +25,9 @@ _DEFAULT_DRIVERS = {
 }
 
 
-class StoreUnavailable(exc.OperationalError):
-    """The store cannot be opened. An ``OperationalError``, so the CLI exits 3 with one line."""
-
-    def __init__(self, url: URL, cause: exc.DBAPIError) -> None:
-        super().__init__(None, None, cause.orig if cause.orig is not None else cause)
-        self.url = url
-        self.cause = cause
-
-    def __str__(self) -> str:
-        reason = " ".join(str(self.cause.orig).split()) or type(self.cause.orig).__name__
-        return f"cannot open the store {safe_url(self.url)}: {reason}"
-
-
 def normalize_url(url: str | URL) -> URL:
+    if isinstance(url, str):
+        check_store_url(url)
     parsed = make_url(url)
     driver = _DEFAULT_DRIVERS.get(parsed.drivername)
     if driver is not None:
@@ -63,21 +54,57 @@ def make_engine(url: str | URL) -> Engine:
     engine = create_engine(
         parsed,
         pool_pre_ping=True,
-        json_serializer=dumps_json,
+        json_serializer=json_text,
         json_deserializer=json.loads,
     )
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _on_sqlite_connect)
+    event.listen(engine, "handle_error", _unavailable)
     return engine
 
 
+def unavailable(url: URL, error: exc.DBAPIError) -> StoreUnavailable:
+    """The one-line :class:`StoreUnavailable` for a driver's failure (never with a password)."""
+    cause = error.orig if error.orig is not None else error
+    return StoreUnavailable(safe_url(url), one_line(cause))
+
+
+# SQLite's operational failures (the file, the disk, a lock held past the busy timeout), as
+# distinct from its constraint and SQL errors, which the driver raises as OperationalError too.
+SQLITE_UNAVAILABLE = (
+    "unable to open",
+    "database is locked",
+    "disk i/o",
+    "disk is full",
+    "readonly",
+)
+
+
+def _unavailable(context: Any) -> BaseException | None:
+    """Engine errors that mean the store cannot be used become :class:`StoreUnavailable`.
+
+    Failing to connect, losing the connection (not during a pre-ping, which reconnects) and
+    SQLite's file and lock failures. Everything else stays the driver's error: a constraint
+    (MariaDB reports some as OperationalError), a deadlock ingest retries, or a bug.
+    """
+    error = context.sqlalchemy_exception
+    if getattr(context, "is_pre_ping", False):
+        return None
+    if context.is_disconnect or context.connection is None:
+        return unavailable(context.engine.url, error)
+    if isinstance(error, exc.InterfaceError):
+        return unavailable(context.engine.url, error)
+    text = str(error.orig).lower()
+    sqlite = context.engine.dialect.name == "sqlite" and isinstance(error, exc.OperationalError)
+    if sqlite and any(what in text for what in SQLITE_UNAVAILABLE):
+        return unavailable(context.engine.url, error)
+    return None
+
+
 def check_connection(engine: Engine) -> None:
-    """Connect once, turning "cannot connect" into one readable :class:`StoreUnavailable`."""
-    try:
-        with engine.connect():
-            pass
-    except (exc.OperationalError, exc.InterfaceError) as error:
-        raise StoreUnavailable(engine.url, error) from error
+    """Connect once: "cannot connect" raises one readable :class:`StoreUnavailable`."""
+    with engine.connect():
+        pass
 
 
 def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -87,8 +114,8 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
 def open_store(url: str, *, upgrade: bool = True) -> Engine:
     """An engine on the store at ``url``, brought to the newest revision unless ``upgrade=False``.
 
-    Raises :class:`StoreUnavailable` (an ``OperationalError``: the CLI exits 3 with one line)
-    when the database cannot be reached.
+    Raises :class:`StoreUnavailable` (the CLI exits 3 with one line) when the database cannot
+    be reached.
     """
     from migrate.store.revision import at_head
 

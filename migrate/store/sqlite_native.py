@@ -14,6 +14,8 @@ import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 
+from migrate.errors import StoreUnavailable
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_PAGE_SIZE = 16384
 VERSION_TABLE = "alembic_version"  # Alembic's default, which env.py keeps
@@ -55,17 +57,9 @@ def sqlite_file(url: str) -> str | None:
     return None
 
 
-class StoreUnavailable(sqlite3.OperationalError):
-    """The SQLite store cannot be opened (the CLI exits 3 with this one line)."""
-
-    def __init__(self, path: str, cause: sqlite3.Error) -> None:
-        super().__init__(str(cause))
-        self.path = path
-        self.cause = cause
-
-    def __str__(self) -> str:
-        reason = " ".join(str(self.cause).split()) or type(self.cause).__name__
-        return f"cannot open the store sqlite:///{self.path}: {reason}"
+def _unavailable(path: str, cause: sqlite3.Error) -> StoreUnavailable:
+    reason = " ".join(str(cause).split()) or type(cause).__name__
+    return StoreUnavailable(f"sqlite:///{path}", reason)
 
 
 def connect(path: str) -> sqlite3.Connection:
@@ -78,7 +72,7 @@ def connect(path: str) -> sqlite3.Connection:
             conn.close()
             raise
     except sqlite3.Error as error:
-        raise StoreUnavailable(path, error) from error
+        raise _unavailable(path, error) from error
     return conn
 
 
@@ -90,7 +84,7 @@ def connect_read_only(path: str) -> sqlite3.Connection | None:
         conn = sqlite3.connect(f"file:{_uri_path(path)}?mode=ro", uri=True, isolation_level=None)
         conn.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
     except sqlite3.Error as error:
-        raise StoreUnavailable(path, error) from error
+        raise _unavailable(path, error) from error
     return conn
 
 

@@ -16,16 +16,16 @@ not import SQLAlchemy (the SQLite ingest process never loads it).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from adapters.errors import Reason, Rejection
+from adapters.jsontext import json_text
 from adapters.timefmt import format_ms
 from adapters.unified import UnifiedEvent
 from migrate.store.fingerprint import DELIVERY_OBSERVATION, delivery_fingerprint
-from migrate.store.jsontext import dumps_json
 from migrate.store.sqlite_native import stored_time
 
 if TYPE_CHECKING:
@@ -187,7 +187,7 @@ def sqlite_event(values: list[Any]) -> tuple[Any, ...]:
             values[i] = f"{text[:10]} {text[11:23]}000"
     for i in JSON_COLUMNS:
         if values[i] is not None:
-            values[i] = dumps_json(values[i])
+            values[i] = json_text(values[i])
     for i in BOOL_COLUMNS:
         if values[i] is not None:
             values[i] = int(values[i])
@@ -360,21 +360,26 @@ def insert_deliveries(
     conn: sqlite3.Connection | sa.Connection, rows: Sequence[dict[str, Any]]
 ) -> None:
     """Store delivery rows (:func:`delivery_row`); an observation already stored adds nothing."""
-    if not rows:
-        return
-    if isinstance(conn, sqlite3.Connection):
-        conn.executemany(SQLITE_INSERT_DELIVERY, [sqlite_delivery(r) for r in rows])
-    else:
-        conn.execute(insert_ignoring_conflicts(conn, _table("deliveries")), list(rows))
+    _insert_rows(conn, "deliveries", SQLITE_INSERT_DELIVERY, sqlite_delivery, rows)
 
 
 def insert_rejects(
     conn: sqlite3.Connection | sa.Connection, rows: Sequence[dict[str, Any]]
 ) -> None:
     """Store reject rows (:func:`reject_row`); one a resumed ingest re-read lands once."""
+    _insert_rows(conn, "rejects", SQLITE_INSERT_REJECT, sqlite_reject, rows)
+
+
+def _insert_rows(
+    conn: sqlite3.Connection | sa.Connection,
+    table: str,
+    sqlite_sql: str,
+    sqlite_values: Callable[[dict[str, Any]], tuple[Any, ...]],
+    rows: Sequence[dict[str, Any]],
+) -> None:
     if not rows:
         return
     if isinstance(conn, sqlite3.Connection):
-        conn.executemany(SQLITE_INSERT_REJECT, [sqlite_reject(r) for r in rows])
+        conn.executemany(sqlite_sql, [sqlite_values(r) for r in rows])
     else:
-        conn.execute(insert_ignoring_conflicts(conn, _table("rejects")), list(rows))
+        conn.execute(insert_ignoring_conflicts(conn, _table(table)), list(rows))

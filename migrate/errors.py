@@ -1,0 +1,104 @@
+"""The library's errors, with what each means to whoever ran the command.
+
+Every error the library raises on purpose is a :class:`MigrateError`; its class says the exit
+status (``exit_code``). The CLI turns any of them into one line on stderr in one place
+(``migrate.cli.base``); anything else escaping a command is a bug in this tool: exit
+:data:`EXIT_SOFTWARE` (70) with one line, and the traceback under ``--debug``.
+
+================  ====  ================================================================
+class             exit  meaning
+================  ====  ================================================================
+ProblemFound      1     the command ran and found something to act on (rejects, a check)
+UsageError        2     the command was called wrongly (a bad option value, a bad --db URL)
+Unavailable       3     operational: the store or the API cannot be used, credentials refused
+StoreUnavailable  3     the store cannot be opened or stopped answering
+Interrupted       130   Ctrl-C; the message says what was committed and how to resume
+================  ====  ================================================================
+
+This module imports nothing beyond the standard library: every command can use it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import ClassVar
+
+EXIT_OK = 0
+EXIT_PROBLEM = 1
+EXIT_USAGE = 2
+EXIT_OPERATIONAL = 3
+EXIT_SOFTWARE = 70  # sysexits.h EX_SOFTWARE: an internal error (a bug)
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader went away (``| head``)
+
+
+class MigrateError(Exception):
+    """Root of the library's errors; ``exit_code`` is the CLI's exit status for it."""
+
+    exit_code: ClassVar[int] = EXIT_PROBLEM
+
+    @property
+    def exit_status(self) -> int:
+        """The exit status for this instance (a subclass may decide per instance)."""
+        return self.exit_code
+
+
+class ProblemFound(MigrateError):
+    """The command ran and found something the user must act on (exit 1)."""
+
+    exit_code = EXIT_PROBLEM
+
+
+class UsageError(MigrateError):
+    """The command was called wrongly (exit 2)."""
+
+    exit_code = EXIT_USAGE
+
+
+class BadStoreUrl(UsageError):
+    """A ``--db`` URL this tool cannot use; the message names the accepted forms."""
+
+    FORMS = (
+        "sqlite:///relative.db, sqlite:////absolute/path.db, "
+        "postgresql://USER@HOST:PORT/DATABASE, mysql://USER@HOST:PORT/DATABASE"
+    )
+
+    def __init__(self, url: str, why: str) -> None:
+        super().__init__(f"--db {url}: {why}; accepted forms: {self.FORMS}")
+
+
+class Unavailable(MigrateError):
+    """Operational: the store or the API cannot be used, or credentials were refused (exit 3)."""
+
+    exit_code = EXIT_OPERATIONAL
+
+
+class StoreUnavailable(Unavailable):
+    """The store cannot be opened, or stopped answering (one line, never with a password)."""
+
+    def __init__(self, where: str, reason: str) -> None:
+        super().__init__(f"cannot open the store {where}: {reason}")
+        self.where = where
+        self.reason = reason
+
+
+class Interrupted(MigrateError):
+    """Ctrl-C: the command stopped; the message says what was committed (exit 130)."""
+
+    exit_code = EXIT_INTERRUPTED
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception's message on one line (its class name if it has none), at most 500 chars."""
+    text = " ".join(str(exc).split())
+    return text[:500] if text else type(exc).__name__
+
+
+def exit_code_of(exc: BaseException) -> int:
+    """The exit status for ``exc``: its class's for ours; 3 for I/O and SQLite's own
+    operational failures (a disk, a lock held past the busy timeout); 70 for anything else."""
+    if isinstance(exc, MigrateError):
+        return exc.exit_status
+    if isinstance(exc, OSError | sqlite3.OperationalError):
+        return EXIT_OPERATIONAL
+    return EXIT_SOFTWARE

@@ -1,0 +1,175 @@
+"""Line-delimited inputs: splitting lines at C speed (BOM, CRLF, oversized lines never held),
+NDJSON records, and compact tokens one per line or wrapped over several."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import IO, Final
+
+import orjson
+
+from migrate.readers.jsonpolicy import (
+    DIGIT_CLASS,
+    LONG_DIGITS,
+    json_rejection,
+    parse_json_bytes,
+    too_large,
+)
+from migrate.readers.opening import input_failure
+from migrate.readers.record import DEFAULT_MAX_RECORD_BYTES, RAW_KEEP_BYTES, Record, display_name
+
+READ_SIZE: Final = 1 << 20
+BOM: Final = b"\xef\xbb\xbf"
+NBSP: Final = "\u00a0".encode()
+
+
+def iter_lines(stream: IO[bytes], max_bytes: int) -> Iterator[tuple[int, bytes, bool]]:
+    """``(line_number, content_without_eol, too_large)`` for every line, blank ones included.
+
+    Reads 1 MiB at a time and splits at C speed. A line longer than ``max_bytes`` is never held:
+    only its first ``RAW_KEEP_BYTES`` are kept, and its size is counted as it streams past.
+    """
+    number = 0
+    carry = b""  # the unfinished line at the end of the previous chunk
+    over = False  # the unfinished line is already too large: only counting it
+    kept = b""
+    size = 0
+    head = b""
+    while chunk := stream.read(READ_SIZE):
+        if len(head) < len(BOM):  # a leading BOM may arrive split over tiny reads
+            head += chunk
+            if len(head) < len(BOM) and BOM.startswith(head):
+                continue
+            chunk = head[len(BOM) :] if head.startswith(BOM) else head
+            head = BOM  # done: never look again
+        pieces = chunk.split(b"\n")
+        tail = pieces.pop()
+        for index, piece in enumerate(pieces):
+            number += 1
+            if index == 0 and over:
+                size += len(piece)
+                kept += piece[: RAW_KEEP_BYTES - len(kept)]
+                yield number, kept + f"... [{size} bytes in all]".encode(), True
+                over, kept, size = False, b"", 0
+                continue
+            line = carry + piece if index == 0 and carry else piece
+            if index == 0:
+                carry = b""
+            if len(line) - line.endswith(b"\r") > max_bytes:  # the limit is on the content
+                yield (
+                    number,
+                    line[:RAW_KEEP_BYTES] + f"... [{len(line)} bytes in all]".encode(),
+                    True,
+                )
+            else:
+                yield number, line[:-1] if line.endswith(b"\r") else line, False
+        if over:
+            size += len(tail)
+            kept += tail[: RAW_KEEP_BYTES - len(kept)]
+        else:
+            carry = carry + tail if not pieces else tail
+            if len(carry) > max_bytes + 1:  # + 1: it may end with the \r of a CRLF
+                over, kept, size, carry = True, carry[:RAW_KEEP_BYTES], len(carry), b""
+    if head and not head.startswith(BOM) and len(head) < len(BOM):
+        carry = head  # a file shorter than a BOM that starts like one
+    if over or len(carry) - carry.endswith(b"\r") > max_bytes:
+        kept, size = (kept, size) if over else (carry[:RAW_KEEP_BYTES], len(carry))
+        yield number + 1, kept + f"... [{size} bytes in all]".encode(), True
+    elif carry:
+        yield number + 1, carry[:-1] if carry.endswith(b"\r") else carry, False
+
+
+def read_ndjson(
+    path: str,
+    stream: IO[bytes],
+    *,
+    max_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+    wanted: Callable[[int], bool] | None = None,
+) -> Iterator[Record]:
+    """One JSON value per non-blank line.
+
+    ``wanted(line)``, if given, is asked before each line's record is parsed; a record not
+    wanted is still yielded (its line counts) but not parsed: no ``value``, no ``error``.
+    """
+    name = display_name(path)
+    loads = orjson.loads
+    number = 0
+    for number, content, oversized in iter_lines(stream, max_bytes):
+        if oversized:
+            yield Record(name, number, content, error=too_large(max_bytes))
+            continue
+        if wanted is not None and not wanted(number):
+            if content and not content.isspace():  # a blank line is no record
+                yield Record(name, number, content)
+            continue
+        try:
+            if LONG_DIGITS in content.translate(DIGIT_CLASS):
+                raise ValueError("orjson would read a big integer as a float")
+            value = loads(content)  # the hot path: one C call per line
+        except ValueError:  # orjson.JSONDecodeError is one
+            if not content or content.isspace():
+                continue
+            try:
+                value = parse_json_bytes(content)
+            except (ValueError, UnicodeDecodeError) as exc:
+                yield Record(name, number, content, error=json_rejection(content, exc, max_bytes))
+                continue
+        yield Record(name, number, content, value)
+    yield from input_failure(path, stream, number + 1)
+
+
+def read_tokens(
+    path: str, stream: IO[bytes], *, max_bytes: int = DEFAULT_MAX_RECORD_BYTES
+) -> Iterator[Record]:
+    """Compact tokens, one per line, or wrapped over several lines.
+
+    A token ends at a blank line, or where the next line starts a new JOSE header (``eyJ``,
+    base64url of ``{"``) when the token already has its three segments or that line holds a dot
+    of its own (a whole token on one line: a broken token before it must not swallow it).
+    Non-breaking spaces around a line (text copied from a web page) count as spaces.
+    """
+    name = display_name(path)
+    parts: list[bytes] = []
+    start = 0
+    size = 0
+    dots = 0
+    number = 0
+
+    def flush() -> Iterator[Record]:
+        raw = b"\n".join(parts)
+        if size > max_bytes:  # parts stopped growing at the limit: only the start was kept
+            yield Record(name, start, raw[:RAW_KEEP_BYTES], error=too_large(max_bytes))
+            return
+        try:
+            yield Record(name, start, raw, raw.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            yield Record(name, start, raw, error=json_rejection(raw, exc, max_bytes))
+
+    for number, content, oversized in iter_lines(stream, max_bytes):
+        stripped = content.strip()
+        if NBSP in stripped:
+            text = stripped.decode("utf-8", "surrogateescape").strip()  # NBSP is whitespace
+            stripped = text.encode("utf-8", "surrogateescape")
+        if oversized:
+            if parts:
+                yield from flush()
+                parts, size, dots = [], 0, 0
+            yield Record(name, number, content, error=too_large(max_bytes))
+            continue
+        if not stripped:
+            if parts:
+                yield from flush()
+                parts, size, dots = [], 0, 0
+            continue
+        if parts and stripped.startswith(b"eyJ") and (dots >= 2 or b"." in stripped):
+            yield from flush()
+            parts, size, dots = [], 0, 0
+        if not parts:
+            start = number
+        if size <= max_bytes:  # beyond the limit the token is only counted, not held
+            parts.append(stripped)
+        size += len(stripped)
+        dots += stripped.count(b".")
+    if parts:
+        yield from flush()
+    yield from input_failure(path, stream, number + 1)
