@@ -17,11 +17,9 @@ from migrate.checklist import (
     text_table,
 )
 from migrate.checklist.config import DEFAULT_CONFIG
-from migrate.cli.base import ProblemFound, db_option
-
-BASE_URL_ENV = "WEBHOOKS_MIGRATE_API_URL"
-CUSTOMER_ENV = "WEBHOOKS_MIGRATE_CUSTOMER_ID"
-SUBSCRIPTION_ENV = "WEBHOOKS_MIGRATE_SUBSCRIPTION_ID"
+from migrate.cli.base import db_option
+from migrate.defaults import BASE_URL_ENV, CUSTOMER_ENV, SUBSCRIPTION_ENV
+from migrate.errors import ProblemFound
 
 
 @click.command()
