@@ -95,6 +95,12 @@ def _text_report(report: IngestReport) -> None:
 @click.option(
     "--no-verify", is_flag=True, help="Store set/events tokens without verifying signatures."
 )
+@click.option(
+    "--bulk/--no-bulk",
+    default=None,
+    help="Load without the events' secondary indexes and build them at the end (default: "
+    "when the store has no events and the files add up to 64 MiB or more).",
+)
 @max_record_bytes
 @quiet
 @format_option("text", "json")
@@ -115,6 +121,7 @@ def ingest(
     audience: str | None,
     no_verify: bool,
     max_record_bytes: int,
+    bulk: bool | None,
     quiet: bool,
     output_format: str,
     **archive: Any,
@@ -147,6 +154,7 @@ def ingest(
         max_bytes=max_record_bytes,
         on_reject=report_reject,
         source=source,
+        bulk=bulk,
     )
     if no_upgrade and not dry_run:
         require_store(db_url)  # "run db upgrade", not "no such table"

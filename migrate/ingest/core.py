@@ -255,12 +255,15 @@ class Ingester(Generic[Store]):
     # -- loading ------------------------------------------------------------------------------
 
     def ingest(self, paths: Sequence[str]) -> IngestReport:
+        from migrate.ingest.bulk import deferred_indexes
+
         report = IngestReport(verified=self.verified, signatures=self.signatures)
-        source = self.options.source
-        if source is not None:  # a database (v2-sql): its rows instead of a file's
-            report.files.append(self._ingest_input("", source.name, source.identity))
-        for path in paths:
-            report.files.append(self.ingest_file(path))
+        with deferred_indexes(self, paths):  # bulk mode: secondary indexes built at the end
+            source = self.options.source
+            if source is not None:  # a database (v2-sql): its rows instead of a file's
+                report.files.append(self._ingest_input("", source.name, source.identity))
+            for path in paths:
+                report.files.append(self.ingest_file(path))
         return report
 
     def ingest_file(self, path: str) -> FileReport:

@@ -51,6 +51,9 @@ class IngestOptions:
     max_bytes: int = DEFAULT_MAX_RECORD_BYTES
     on_reject: Callable[[RejectedRecord], None] | None = None
     source: SqlSource | None = None
+    bulk: bool | None = None
+    """Bulk mode (``migrate.ingest.bulk``): ``None`` chooses it for a large load into a store
+    without events."""
     """``v2-sql``: the database the rows are read from (instead of files)."""
 
 
