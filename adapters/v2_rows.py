@@ -27,6 +27,8 @@ MAPPABLE_FIELDS: tuple[str, ...] = (*V2_FIELDS, KIND_FIELD)
 
 # RFC 3339 without an offset: what a timestamp column without a zone is dumped as.
 _ZONELESS = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?")
+# An offset of hours only ("+00"): how PostgreSQL writes a timestamptz as text (COPY, psql).
+_HOURS_OFFSET = re.compile(_ZONELESS.pattern + r"[+-]\d{2}")
 
 
 class MissingColumn(ValueError):
@@ -111,6 +113,8 @@ def _time_text(value: Any, column: str, naive_utc: bool) -> Any:
                 )
             value = value.replace(tzinfo=dt.UTC)
         return format_us(value)
+    if isinstance(value, str) and _HOURS_OFFSET.fullmatch(value.strip()):
+        return value.strip() + ":00"
     if isinstance(value, str) and _ZONELESS.fullmatch(value.strip()):
         if not naive_utc:
             raise Rejection(

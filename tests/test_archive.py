@@ -197,6 +197,16 @@ def test_csv_zoneless_times_need_naive_utc(tmp_path: Path) -> None:
     assert set(stored(taken)) == {json_id(notification(0, "2020-01-27T16:00:01.500Z"))}
 
 
+def test_csv_from_postgresql_copy_keeps_its_short_offsets(tmp_path: Path) -> None:
+    # COPY … TO … CSV writes a timestamptz as "2020-01-27 16:53:50.739+00" (hours only).
+    rows = [row_of(1, notification(0, "2020-01-27 17:53:50.739+01"), None)]
+    data = write_csv(tmp_path / "copy.csv", rows)
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    result = run("ingest", "--from", "v2-csv", str(data), "--db", url, *MAP)
+    assert result.exit_code == 0, result.output
+    assert set(stored(url)) == {json_id(notification(0, "2020-01-27T16:53:50.739Z"))}
+
+
 def test_csv_misuse_is_a_usage_error(tmp_path: Path) -> None:
     data = write_csv(tmp_path / "hooks.csv", mixed_rows())
     url = f"sqlite:///{tmp_path / 's.db'}"
