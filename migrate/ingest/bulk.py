@@ -38,7 +38,7 @@ EVENT_INDEXES: tuple[tuple[str, tuple[str, ...]], ...] = (
 """The secondary indexes of ``events`` as the models and migrations name them (a test compares)."""
 AUTO_BYTES = 64 * 1024 * 1024
 """Input at least this large, into a store without events, loads in bulk mode by itself."""
-BUILD_CACHE_KIB = 64 * 1024
+BUILD_CACHE_KIB = 16 * 1024  # as much as ingest itself uses: peak memory stays where it was
 
 _LIST = {
     "sqlite": "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events'",
