@@ -79,8 +79,7 @@ class Ingester(Generic[Store]):
         self.signatures = NOT_APPLICABLE
         self.committed_line = 0
         """The last line of the file being loaded whose transaction has committed."""
-        self.resume_key: str | None = None
-        """A database source: the key of the row at ``committed_line`` (where to go on)."""
+        self.resume_key: str | None = None  # a database source: the key at committed_line
         if self.tokens:
             self.verified = options.verify is not None
             self.signatures = (
@@ -187,12 +186,10 @@ class Ingester(Generic[Store]):
     def _records(
         self, local: str, name: str, resume_after: int, skip: Callable[[int], bool] | None
     ) -> Iterator[tuple[Iterator[Record], Any]]:
-        """The input's records and what counts the bytes taken: a file's, or the source's rows
-        after the last committed one (numbered on from ``resume_after``)."""
-        source = self.options.source
-        if source is not None:
-            resume_key = self.resume_key if resume_after else None
-            with source.records(resume_key, resume_after + 1) as rows:
+        """A file's records and its byte counter, or the source's rows after the last commit."""
+        if self.options.source is not None:
+            key = self.resume_key if resume_after else None
+            with self.options.source.records(key, resume_after + 1) as rows:
                 yield rows
             return
         with opened(local) as (stream, counter):
@@ -259,8 +256,7 @@ class Ingester(Generic[Store]):
 
         report = IngestReport(verified=self.verified, signatures=self.signatures)
         with deferred_indexes(self, paths):  # bulk mode: secondary indexes built at the end
-            source = self.options.source
-            if source is not None:  # a database (v2-sql): its rows instead of a file's
+            if (source := self.options.source) is not None:  # v2-sql: a database's rows
                 report.files.append(self._ingest_input("", source.name, source.identity))
             for path in paths:
                 report.files.append(self.ingest_file(path))
