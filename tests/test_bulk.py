@@ -95,10 +95,13 @@ def test_large_input_into_an_empty_store_chooses_bulk_mode(tmp_path: Path) -> No
         conn.close()
     assert store.check(url) == []
     ingest(url, small)
-    with deferred_indexes(
-        SqliteIngester(connect(str(tmp_path / "s.db")), IngestOptions(kind="export")), [str(big)]
-    ) as bulk:
-        assert not bulk  # the store has events now
+    conn = connect(str(tmp_path / "s.db"))
+    try:
+        ingester = SqliteIngester(conn, IngestOptions(kind="export"))
+        with deferred_indexes(ingester, [str(big)]) as bulk:
+            assert not bulk  # the store has events now
+    finally:
+        conn.close()
 
 
 def _ledger_line(url: str) -> int:
