@@ -55,7 +55,18 @@ class SqlSource:
 
     @property
     def safe_url(self) -> str:
-        return self._url().set(password=None).render_as_string(hide_password=True)
+        import sqlalchemy as sa
+
+        url = self._url()
+        bare = sa.URL.create(
+            url.drivername,
+            username=url.username,
+            host=url.host,
+            port=url.port,
+            database=url.database,
+            query=url.query,
+        )  # no password, not even as ***
+        return bare.render_as_string(hide_password=True)
 
     def _url(self) -> sa.URL:
         import sqlalchemy as sa
