@@ -16,6 +16,9 @@ AUDIENCE_ENV: Final = "WEBHOOKS_MIGRATE_AUDIENCE"
 
 DEBUG_ENV: Final = "WEBHOOKS_MIGRATE_DEBUG"
 V2_HASH_ENV: Final = "WEBHOOKS_MIGRATE_V2_HASH"
+# The v2 archive's database (ingest --from v2-sql), and its password kept off the command line.
+SOURCE_URL_ENV: Final = "WEBHOOKS_MIGRATE_SOURCE"
+SOURCE_PASSWORD_ENV: Final = "WEBHOOKS_MIGRATE_SOURCE_PASSWORD"
 
 # The Webhooks v3 API: where it is and which customer and subscription (see migrate.cli.base).
 BASE_URL_ENV: Final = "WEBHOOKS_MIGRATE_API_URL"

@@ -15,6 +15,8 @@ from adapters.export import event_from_export_line
 from adapters.set_token import ParsedToken, event_from_parsed, event_from_token, parse_compact
 from adapters.unified import UnifiedEvent
 from adapters.v2 import V2Kind, event_from_v2
+from adapters.v2_rows import DEFAULT_COLUMNS, ColumnMap, MissingColumn, event_from_row
+from migrate.errors import UsageError
 from migrate.readers import (
     DEFAULT_MAX_RECORD_BYTES,
     CountingReader,
@@ -24,6 +26,7 @@ from migrate.readers import (
     read_ndjson,
     read_tokens,
 )
+from migrate.readers.csvrows import read_csv_rows
 
 Converter = Callable[[Any], UnifiedEvent]
 TokenCheck = Callable[[ParsedToken], None]
@@ -36,6 +39,8 @@ class V2Options:
 
     kind: V2Kind | None = None
     expected_hash: str | None = None
+    columns: ColumnMap = DEFAULT_COLUMNS
+    """For archived rows (``v2-csv``, ``v2-sql``): which column holds each v2 field."""
 
 
 class Reader(Protocol):
@@ -57,6 +62,24 @@ def _v2(options: V2Options) -> Converter:
     )
 
 
+def _v2_rows(options: V2Options) -> Converter:
+    checked = False
+
+    def from_row(row: Any) -> UnifiedEvent:
+        nonlocal checked
+        if not checked:  # the first row shows the columns every row has
+            try:
+                options.columns.check_columns(list(row))
+            except MissingColumn as exc:
+                raise UsageError(str(exc)) from None
+            checked = True
+        return event_from_row(
+            row, options.columns, kind=options.kind, expected_hash=options.expected_hash
+        )
+
+    return from_row
+
+
 @dataclass(frozen=True, slots=True)
 class Kind:
     """One input kind: how its files are read, what checks its records, what converts them."""
@@ -74,6 +97,10 @@ class Kind:
     without parsing them."""
     verifying: Callable[[TokenCheck], Converter] | None = None
     """For kinds that carry tokens: the adapter that checks each token's signature first."""
+    ingest_only: bool = False
+    """Only ``ingest`` reads it (a v2 archive: rows, with a column mapping)."""
+    database: bool = False
+    """Read from a database (``--source``), not from files."""
 
     @property
     def carries_tokens(self) -> bool:
@@ -125,6 +152,18 @@ def _events_pages(
     return read_json_records(path, stream, max_bytes=max_bytes, embedded=True)
 
 
+def _csv_rows(
+    path: str, stream: Any, *, max_bytes: int, wanted: Callable[[int], bool] | None
+) -> Iterator[Record]:
+    return read_csv_rows(path, stream, max_bytes=max_bytes)
+
+
+def _database(
+    path: str, stream: Any, *, max_bytes: int, wanted: Callable[[int], bool] | None
+) -> Iterator[Record]:
+    raise UsageError("v2-sql reads a database: give --source URL and --table or --query")
+
+
 KINDS: dict[str, Kind] = {
     k.name: k
     for k in (
@@ -152,15 +191,21 @@ KINDS: dict[str, Kind] = {
             signed_part="/request/payload",
             verifying=_verified_records,
         ),
+        Kind("v2-csv", _csv_rows, None, _v2_rows, ingest_only=True),
+        Kind("v2-sql", _database, None, _v2_rows, ingest_only=True, database=True),
         Kind("summary", _documents, schemas.SUMMARY, None),
         Kind("unified", _ndjson, schemas.UNIFIED, None, line_per_record=True),
     )
 }
 """Every input kind by name: the one list of kind names."""
-KIND_NAMES: tuple[str, ...] = tuple(KINDS)
+KIND_NAMES: tuple[str, ...] = tuple(name for name, k in KINDS.items() if not k.ingest_only)
 """What ``validate --as`` takes."""
-INPUT_KINDS: tuple[str, ...] = tuple(name for name, k in KINDS.items() if k.converter)
-"""What ``convert --from`` and ``ingest --from`` take: the kinds that become unified events."""
+INPUT_KINDS: tuple[str, ...] = tuple(
+    name for name, k in KINDS.items() if k.converter and not k.ingest_only
+)
+"""What ``convert --from`` takes: the kinds whose files become unified events."""
+INGEST_KINDS: tuple[str, ...] = tuple(name for name, k in KINDS.items() if k.converter)
+"""What ``ingest --from`` takes: those, and the v2 archive's rows (``v2-csv``, ``v2-sql``)."""
 
 
 def kind_of(name: str) -> Kind:

@@ -156,3 +156,31 @@ def store_engine(db_url: str) -> Iterator[Engine]:
     engine = open_store(db_url)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("sqlite", id="source-sqlite"),
+        pytest.param("postgres", id="source-postgres", marks=pytest.mark.postgres),
+        pytest.param("mariadb", id="source-mariadb", marks=pytest.mark.mariadb),
+    ]
+)
+def source_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A second database of its own, on each backend in turn: a source to read from (a v2
+    archive), apart from any store ``db_url`` gives."""
+    yield from _source_database(request, request.param, tmp_path)
+
+
+@pytest.fixture
+def postgres_source_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A PostgreSQL database of its own to read from (see ``source_url``)."""
+    yield from _source_database(request, "postgres", tmp_path)
+
+
+def _source_database(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> Iterator[str]:
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'source.db'}"
+    elif backend == "postgres":
+        yield from _postgres_database(request.getfixturevalue("postgres_server"))
+    else:
+        yield from _mariadb_database(request.getfixturevalue("mariadb_server"))

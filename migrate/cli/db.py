@@ -192,11 +192,39 @@ def check_command(db_url: str, output_format: str) -> None:
         for difference in differences:
             click.echo(difference)
     if differences:
+        from migrate.ingest.bulk import EVENT_INDEXES
+
+        repairable = any(name in d for d in differences for name, _ in EVENT_INDEXES)
+        hint = (
+            " (a bulk ingest stopped before it rebuilt the events indexes: run "
+            "webhooks-migrate db repair)"
+            if repairable
+            else ""
+        )
         raise ProblemFound(
-            f"{counted(len(differences), 'difference')} between the models and the store"
+            f"{counted(len(differences), 'difference')} between the models and the store{hint}"
         )
     if output_format == "text":
         click.echo(f"models and migrations agree (revision {head()})")
+
+
+@db.command("repair")
+@store_options
+def repair_command(db_url: str, output_format: str) -> None:
+    """Build the events indexes a killed bulk ingest left out (nothing else changes)."""
+    from migrate.ingest.bulk import repair
+
+    engine = open_store(db_url, upgrade=False)
+    try:
+        built = repair(engine)
+    finally:
+        engine.dispose()
+    if output_format == "json":
+        emit_json({"database": safe_url(db_url), "built": built})
+    elif built:
+        click.echo(f"{safe_url(db_url)}: built {', '.join(built)}")
+    else:
+        click.echo(f"{safe_url(db_url)}: nothing to repair")
 
 
 @db.command("history")

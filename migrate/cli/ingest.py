@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import dataclasses
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from migrate.cli.archive import archive_input, archive_options, files_or_source
 from migrate.cli.base import db_option, emit_json, format_option, stderr_is_terminal
-from migrate.cli.options import input_files, make_v2_options, max_record_bytes, quiet, v2_options
+from migrate.cli.options import make_v2_options, max_record_bytes, quiet, v2_options
 from migrate.cli.store_ready import require_store
 from migrate.convert import RejectedRecord
 from migrate.defaults import AUDIENCE_ENV, ISSUER_ENV, JWKS_ENV
@@ -17,6 +19,8 @@ from migrate.kinds import kind_of
 from migrate.words import counted
 
 if TYPE_CHECKING:
+    from adapters.v2_rows import ColumnMap
+    from migrate.kinds import V2Options
     from migrate.verify.verifier import Verifier
 
 
@@ -52,13 +56,14 @@ def _text_report(report: IngestReport) -> None:
 
 
 @click.command()
-@input_files
+@files_or_source
 @click.option(
     "--from",
     "kind",
     required=True,
     type=click.Choice(INGEST_KINDS),
-    help="v2 notifications, set tokens, bulk-export lines, or events-store records.",
+    help="v2 notifications, set tokens, bulk-export lines, events-store records, or the v2 "
+    "archive's rows (v2-csv: a dump with a header row; v2-sql: read from its database).",
 )
 @db_option
 @click.option("--no-upgrade", is_flag=True, help="Do not bring the store to the newest revision.")
@@ -78,6 +83,7 @@ def _text_report(report: IngestReport) -> None:
     "on MariaDB). Smaller loses less work to a crash; larger loads faster.",
 )
 @v2_options
+@archive_options
 @click.option(
     "--jwks",
     envvar=JWKS_ENV,
@@ -88,6 +94,12 @@ def _text_report(report: IngestReport) -> None:
 @click.option("--audience", envvar=AUDIENCE_ENV, help="Expected aud of verified tokens.")
 @click.option(
     "--no-verify", is_flag=True, help="Store set/events tokens without verifying signatures."
+)
+@click.option(
+    "--bulk/--no-bulk",
+    default=None,
+    help="Load without the events' secondary indexes and build them at the end (default: "
+    "when the store has no events and the files add up to 64 MiB or more).",
 )
 @max_record_bytes
 @quiet
@@ -109,10 +121,12 @@ def ingest(
     audience: str | None,
     no_verify: bool,
     max_record_bytes: int,
+    bulk: bool | None,
     quiet: bool,
     output_format: str,
+    **archive: Any,
 ) -> None:
-    """Load FILE... into the store, exactly once.
+    """Load FILE... (or, with --from v2-sql, the rows of --source) into the store, exactly once.
 
     A file already loaded (same sha256, or same --etag) is skipped; an interrupted load resumes
     after its last committed line. Every record is inserted, a duplicate, or rejected (kept in
@@ -122,6 +136,7 @@ def ingest(
     def report_reject(rejected: RejectedRecord) -> None:
         click.echo(rejected.location(), err=True)
 
+    columns, source = archive_input(kind, files, **archive)
     verifier = None
     if kind_of(kind).carries_tokens and jwks and not no_verify:
         verifier = _verifier(jwks, issuer, audience)
@@ -134,10 +149,12 @@ def ingest(
         dry_run=dry_run,
         batch_size=batch_size,
         commit_rows=commit_rows,
-        v2=make_v2_options(v2_kind, v2_hash),
+        v2=_v2(make_v2_options(v2_kind, v2_hash), columns),
         show_progress=not quiet and stderr_is_terminal(),
         max_bytes=max_record_bytes,
         on_reject=report_reject,
+        source=source,
+        bulk=bulk,
     )
     if no_upgrade and not dry_run:
         require_store(db_url)  # "run db upgrade", not "no such table"
@@ -148,3 +165,7 @@ def ingest(
         _text_report(report)
     if report.rejected:
         raise ProblemFound(f"{report.rejected} of {counted(report.read, 'record')} rejected")
+
+
+def _v2(options: V2Options, columns: ColumnMap | None) -> V2Options:
+    return options if columns is None else dataclasses.replace(options, columns=columns)

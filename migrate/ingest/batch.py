@@ -20,6 +20,7 @@ class Batch:
         self.bytes_read = 0
         self.stage_file = ""  # SQLite: where the producer staged the rows
         self.copy_data = b""  # PostgreSQL: the rows as COPY text
+        self.last_key: str | None = None  # a database source: the last row's key (ledger text)
 
 
 def sorted_rows(batch: Batch) -> list[Any]:
@@ -50,6 +51,7 @@ class Span:
         self.first_line = 0
         self.last_line = 0
         self.read = self.inserted = self.duplicates = self.rejected = self.rows = 0
+        self.last_key: str | None = None
         self.started = time.monotonic()
 
     def start(self, first_line: int) -> None:
@@ -58,6 +60,7 @@ class Span:
 
     def add(self, batch: Batch, inserted: int, converted: int) -> None:
         self.last_line = batch.last_line
+        self.last_key = batch.last_key
         self.read += batch.read
         self.inserted += inserted
         self.duplicates += converted - inserted + batch.in_batch_duplicates

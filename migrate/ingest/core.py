@@ -79,6 +79,7 @@ class Ingester(Generic[Store]):
         self.signatures = NOT_APPLICABLE
         self.committed_line = 0
         """The last line of the file being loaded whose transaction has committed."""
+        self.resume_key: str | None = None  # a database source: the key at committed_line
         if self.tokens:
             self.verified = options.verify is not None
             self.signatures = (
@@ -162,10 +163,8 @@ class Ingester(Generic[Store]):
             return line > resume_after and upcoming % producers == mine
 
         skip = wanted if self.kind.line_per_record else None
-        with opened(local) as (stream, counter):
-            for record in self.kind.read(
-                name, stream, max_bytes=self.options.max_bytes, wanted=skip
-            ):
+        with self._records(local, name, resume_after, skip) as (records, counter):
+            for record in records:
                 if record.line <= resume_after:
                     continue
                 if batch.read >= size and record.line != batch.last_line:
@@ -183,6 +182,20 @@ class Ingester(Generic[Store]):
         if batch.read and index % producers == mine:
             yield self._prepared(batch)
 
+    @contextlib.contextmanager
+    def _records(
+        self, local: str, name: str, resume_after: int, skip: Callable[[int], bool] | None
+    ) -> Iterator[tuple[Iterator[Record], Any]]:
+        """A file's records and its byte counter, or the source's rows after the last commit."""
+        if self.options.source is not None:
+            key = self.resume_key if resume_after else None
+            with self.options.source.records(key, resume_after + 1) as rows:
+                yield rows
+            return
+        with opened(local) as (stream, counter):
+            records = self.kind.read(name, stream, max_bytes=self.options.max_bytes, wanted=skip)
+            yield records, counter
+
     def _prepared(self, batch: Batch) -> Batch:
         if not self.options.dry_run:
             self.writer.prepare(batch)
@@ -193,6 +206,7 @@ class Ingester(Generic[Store]):
             batch.first_line = record.line
         batch.read += 1
         batch.last_line = record.line
+        batch.last_key = record.key
         rejection = record.error
         if rejection is None:
             try:
@@ -238,43 +252,51 @@ class Ingester(Generic[Store]):
     # -- loading ------------------------------------------------------------------------------
 
     def ingest(self, paths: Sequence[str]) -> IngestReport:
+        from migrate.ingest.bulk import deferred_indexes
+
         report = IngestReport(verified=self.verified, signatures=self.signatures)
-        for path in paths:
-            report.files.append(self.ingest_file(path))
+        with deferred_indexes(self, paths):  # bulk mode: secondary indexes built at the end
+            if (source := self.options.source) is not None:  # v2-sql: a database's rows
+                report.files.append(self._ingest_input("", source.name, source.identity))
+            for path in paths:
+                report.files.append(self.ingest_file(path))
         return report
 
     def ingest_file(self, path: str) -> FileReport:
         with materialised(path) as local:
-            sha = sha256_of(local)
-            name = display_name(path)
-            if self.options.dry_run:
-                return self._load(local, name, FileReport(name, sha), None, 0, recount=True)
-            row = self._open_ledger(name, sha)
-            if row.status == COMPLETED:
-                if not self.options.force:
-                    return FileReport(name, sha, already_ingested=True)
-                # Forced re-read: count, insert nothing new, leave the ledger as it was.
-                return self._load(local, name, FileReport(name, sha), row.id, 0, recount=True)
-            report = FileReport(
-                name,
-                sha,
-                read=row.read,
-                inserted=row.inserted,
-                duplicates=row.duplicates,
-                rejected=row.rejected,
-                resumed_from_line=row.last_line,
-            )
-            self.committed_line = row.last_line
-            try:
-                self._load(local, name, report, row.id, row.last_line, recount=False)
-            except KeyboardInterrupt:
-                # The ledger is the truth: Ctrl-C may land between a commit and the line that
-                # records it here, and the message must not say less than was committed.
-                with contextlib.suppress(Exception):
-                    self.committed_line = self._open_ledger(name, sha).last_line
-                raise Interrupted(self._interrupted(name)) from None
-            self._complete_file(row.id)
-            return report
+            return self._ingest_input(local, display_name(path), sha256_of(local))
+
+    def _ingest_input(self, local: str, name: str, sha: str) -> FileReport:
+        """Load one input (a file at ``local``, or the source) known to the ledger as ``sha``."""
+        if self.options.dry_run:
+            return self._load(local, name, FileReport(name, sha), None, 0, recount=True)
+        row = self._open_ledger(name, sha)
+        if row.status == COMPLETED:
+            if not self.options.force:
+                return FileReport(name, sha, already_ingested=True)
+            # Forced re-read: count, insert nothing new, leave the ledger as it was.
+            return self._load(local, name, FileReport(name, sha), row.id, 0, recount=True)
+        report = FileReport(
+            name,
+            sha,
+            read=row.read,
+            inserted=row.inserted,
+            duplicates=row.duplicates,
+            rejected=row.rejected,
+            resumed_from_line=row.last_line,
+        )
+        self.committed_line = row.last_line
+        self.resume_key = row.resume_key if row.last_line else None
+        try:
+            self._load(local, name, report, row.id, row.last_line, recount=False)
+        except KeyboardInterrupt:
+            # The ledger is the truth: Ctrl-C may land between a commit and the line that
+            # records it here, and the message must not say less than was committed.
+            with contextlib.suppress(Exception):
+                self.committed_line = self._open_ledger(name, sha).last_line
+            raise Interrupted(self._interrupted(name)) from None
+        self._complete_file(row.id)
+        return report
 
     def _interrupted(self, name: str) -> str:
         """What an interrupted file's ledger holds, and how to go on."""
@@ -296,9 +318,8 @@ class Ingester(Generic[Store]):
         *,
         recount: bool,
     ) -> FileReport:
-        progress = Progress(
-            name, enabled=self.options.show_progress, total_bytes=os.path.getsize(local)
-        )
+        size = None if self.options.source else os.path.getsize(local)
+        progress = Progress(name, enabled=self.options.show_progress, total_bytes=size)
         try:
             with self._loading() as conn:
                 batches = self._producer(local, name, file_id, resume_after)
@@ -334,6 +355,8 @@ class Ingester(Generic[Store]):
         objects to unpickle.
         """
         count = self._producer_processes()
+        if self.options.source is not None:  # each producer would read the whole source
+            count = min(count, 1)
         if count and not self.options.dry_run and ProcessProducer.available():
             return Interleaved(
                 [

@@ -92,7 +92,9 @@ class ProcessProducer:
         self.receive, send = context.Pipe(duplex=False)
         self.slots = context.BoundedSemaphore(self.AHEAD)
         self.process = context.Process(
-            target=produce_in_child, args=(source, send, self.slots, os.getpid()), daemon=True
+            target=produce_in_child,
+            args=(source, send, self.slots, os.getpid(), self.receive),
+            daemon=True,
         )
         self.process.start()
         send.close()  # the child's end: EOF here once the child is gone
@@ -153,7 +155,13 @@ def produce_in_child(
     send: multiprocessing.connection.Connection,
     slots: Any,
     parent: int,
+    receive: multiprocessing.connection.Connection | None = None,
 ) -> None:
+    # The parent's end, copied by fork: held here, a parent killed with SIGKILL would leave the
+    # pipe with a reader, and a send blocked on a full pipe would wait forever (holding the
+    # copies of the parent's database sockets, and so its open transaction, with it).
+    if receive is not None:
+        receive.close()
     try:
         for batch in source():
             while not slots.acquire(timeout=0.2):

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from migrate.convert import RejectedRecord
-from migrate.kinds import INPUT_KINDS, TokenCheck, V2Options
+from migrate.kinds import INGEST_KINDS as INGEST_KINDS
+from migrate.kinds import TokenCheck, V2Options
 from migrate.readers import DEFAULT_MAX_RECORD_BYTES
 
-INGEST_KINDS: tuple[str, ...] = INPUT_KINDS
+if TYPE_CHECKING:
+    from migrate.archive.source import SqlSource
+
 COMPLETED = "completed"
 INCOMPLETE = "incomplete"
 
@@ -47,6 +50,11 @@ class IngestOptions:
     show_progress: bool = False
     max_bytes: int = DEFAULT_MAX_RECORD_BYTES
     on_reject: Callable[[RejectedRecord], None] | None = None
+    source: SqlSource | None = None
+    bulk: bool | None = None
+    """Bulk mode (``migrate.ingest.bulk``): ``None`` chooses it for a large load into a store
+    without events."""
+    """``v2-sql``: the database the rows are read from (instead of files)."""
 
 
 @dataclass(slots=True)
@@ -120,3 +128,5 @@ class LedgerRow:
     inserted: int
     duplicates: int
     rejected: int
+    resume_key: str | None = None
+    """A database source: the key of the last committed row (``migrate.archive.keys``)."""

@@ -338,6 +338,7 @@ class ServerIngester(Ingester[sa.Connection]):
                 duplicates=files.c.duplicates + span.duplicates,
                 rejected=files.c.rejected + span.rejected,
                 updated_at=now,
+                **({} if span.last_key is None else {"resume_key": span.last_key}),
             )
         )
 
@@ -357,7 +358,14 @@ class ServerIngester(Ingester[sa.Connection]):
 
 def _ledger_of(row: Any) -> LedgerRow:
     return LedgerRow(
-        row.id, row.status, row.last_line, row.read, row.inserted, row.duplicates, row.rejected
+        row.id,
+        row.status,
+        row.last_line,
+        row.read,
+        row.inserted,
+        row.duplicates,
+        row.rejected,
+        row.resume_key,
     )
 
 

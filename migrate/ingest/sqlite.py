@@ -55,7 +55,7 @@ SQLITE_DEFAULT_CACHE_KIB = 2000  # SQLite's own default (-2000)
 STAGE_CACHE_KIB = 256
 STAGE_PREFIX = "webhooks-migrate-stage-"
 
-_LEDGER_COLUMNS = "id, status, last_line, read, inserted, duplicates, rejected"
+_LEDGER_COLUMNS = "id, status, last_line, read, inserted, duplicates, rejected, resume_key"
 INSERT_FILE = sqlite_insert(
     "ingest_files",
     (
@@ -78,7 +78,8 @@ INSERT_FILE = sqlite_insert(
 RESIGHT_STAGED = SQLITE_RESIGHT.format(ids="SELECT event_id FROM {schema}.rows")
 ADVANCE = (
     "UPDATE ingest_files SET last_line = ?, read = read + ?, inserted = inserted + ?, "
-    "duplicates = duplicates + ?, rejected = rejected + ?, updated_at = ? "
+    "duplicates = duplicates + ?, rejected = rejected + ?, updated_at = ?, "
+    "resume_key = COALESCE(?, resume_key) "
     "WHERE id = ? AND last_line < ?"
 )
 
@@ -262,6 +263,7 @@ class SqliteIngester(Ingester[sqlite3.Connection | None]):
                 span.duplicates,
                 span.rejected,
                 stored_time(now),
+                span.last_key,
                 file_id,
                 span.first_line,
             ),

@@ -24,6 +24,8 @@ class Record:
     error: Rejection | None = None
     pointer: str = ""
     """Where the record sits in its line's document (``/3`` for a v2 array's fourth element)."""
+    key: str | None = None
+    """A database row's key as the ledger keeps it (its resume point); ``None`` for files."""
 
     def raw_text(self) -> str:
         """The raw record as text for reports: invalid UTF-8 is shown as escapes, not lost.

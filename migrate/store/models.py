@@ -125,6 +125,9 @@ class IngestFile(Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now, onupdate=utc_now)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A database source (ingest --from v2-sql): the key of the last committed row, as
+    # migrate.archive.keys writes it; NULL for files, which resume by last_line.
+    resume_key: Mapped[str | None] = mapped_column(Text)
 
 
 def _first_seen_at(context: ExecutionContext) -> datetime:
