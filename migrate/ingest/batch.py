@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 
@@ -13,8 +14,15 @@ class Batch:
         self.events: dict[str, Any] = {}  # event_id -> encoded row, in-batch duplicates dropped
         self.deliveries: list[dict[str, Any]] = []
         self.rejects: list[dict[str, Any]] = []
+        # Producer side only (emptied before a batch crosses to the writer): each event's
+        # payload, to tell an in-batch duplicate from a conflict, and, when the batch is only
+        # checked against the store (a dry run, a forced re-read), its line.
+        self.payloads: dict[str, Any] = {}
+        self.lines: dict[str, int] = {}
+        self.pointers: dict[str, str] = {}  # event_id -> the record's pointer, where not ""
         self.read = 0
         self.in_batch_duplicates = 0
+        self.in_batch_conflicts = 0  # conflict rows among ``rejects``
         self.first_line = 0
         self.last_line = 0
         self.bytes_read = 0
@@ -40,6 +48,18 @@ class Writer(Protocol):
         """Whether the open transaction must commit before another batch joins it."""
 
 
+@dataclass(slots=True)
+class Counts:
+    """What became of a batch's records: ``read = inserted + duplicates + conflicts + rejected``."""
+
+    inserted: int = 0
+    duplicates: int = 0
+    conflicts: int = 0
+    rejected: int = 0
+    conflict_rows: list[dict[str, Any]] = field(default_factory=list)
+    """Reject rows of conflicts found against the store (the batch's own are in its rejects)."""
+
+
 class Span:
     """What the open transaction has written: the ledger advances by exactly this on commit."""
 
@@ -50,18 +70,20 @@ class Span:
         self.first_line = 0
         self.last_line = 0
         self.read = self.inserted = self.duplicates = self.rejected = self.rows = 0
+        self.conflicts = 0  # also counted in ``rejected`` (rows in rejects), as the ledger does
         self.started = time.monotonic()
 
     def start(self, first_line: int) -> None:
         self.reset()
         self.first_line = first_line
 
-    def add(self, batch: Batch, inserted: int, converted: int) -> None:
+    def add(self, batch: Batch, counts: Counts) -> None:
         self.last_line = batch.last_line
         self.read += batch.read
-        self.inserted += inserted
-        self.duplicates += converted - inserted + batch.in_batch_duplicates
-        self.rejected += len(batch.rejects)
+        self.inserted += counts.inserted
+        self.duplicates += counts.duplicates
+        self.conflicts += counts.conflicts
+        self.rejected += counts.rejected + counts.conflicts
         self.rows += batch.read
 
     def age(self) -> float:

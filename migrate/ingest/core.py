@@ -17,11 +17,12 @@ from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from adapters.errors import Reason, Rejection
+from adapters.jsontext import json_text
 from adapters.timefmt import format_ms
 from adapters.unified import UnifiedEvent
 from migrate.convert import RejectedRecord
 from migrate.errors import Interrupted
-from migrate.ingest.batch import Batch, Span, Writer
+from migrate.ingest.batch import Batch, Counts, Span, Writer
 from migrate.ingest.files import materialised, sha256_of
 from migrate.ingest.producers import Interleaved, ProcessProducer, ThreadProducer
 from migrate.ingest.reports import (
@@ -79,6 +80,10 @@ class Ingester(Generic[Store]):
         self.signatures = NOT_APPLICABLE
         self.committed_line = 0
         """The last line of the file being loaded whose transaction has committed."""
+        self.checking = options.dry_run
+        self._name = ""  # the file being loaded, as reports name it
+        """Records are only checked against the store (a dry run, a forced re-read): nothing is
+        inserted, and a forced re-read only upgrades events this run verified."""
         if self.tokens:
             self.verified = options.verify is not None
             self.signatures = (
@@ -107,18 +112,26 @@ class Ingester(Generic[Store]):
     def _in_transaction(self, conn: Store) -> bool:
         raise NotImplementedError
 
-    def _write_rows(self, conn: Store, batch: Batch, file_id: int | None, *, recount: bool) -> int:
-        """Insert the batch's events (skipping stored ones), deliveries and rejects; return
-        how many events were inserted. Events seen before in another file get a re-sighting."""
+    def _write_rows(
+        self, conn: Store, batch: Batch, file_id: int | None, *, recount: bool
+    ) -> Counts:
+        """Insert the batch's events (skipping stored ones), deliveries and rejects; say what
+        became of them (see :meth:`_counts`). A stored event_id with another payload is a
+        conflict, kept in rejects; events seen before in another file get a re-sighting; events
+        this run verified that were stored unverified are upgraded."""
+        raise NotImplementedError
+
+    def _stored(self, conn: Store, ids: list[str]) -> dict[str, tuple[Any, bool | None]]:
+        """Read only: ``event_id -> (payload, signature_verified)`` of those of ``ids`` stored."""
+        raise NotImplementedError
+
+    def _upgrade(self, conn: Store, ids: list[str]) -> None:
+        """Mark stored events ``ids`` verified (a forced re-read verified them), committed."""
         raise NotImplementedError
 
     def _advance_ledger(self, conn: Store, span: Span, file_id: int, now: datetime) -> None:
         """Move the resume point over the span, in its transaction; conditional on the resume
         point, so that two processes racing over the same lines count them once."""
-        raise NotImplementedError
-
-    def _count_new(self, conn: Store, ids: list[str]) -> int:
-        """Dry run: how many of ``ids`` the store does not have yet (read only)."""
         raise NotImplementedError
 
     def _producer_processes(self) -> int:
@@ -184,7 +197,8 @@ class Ingester(Generic[Store]):
             yield self._prepared(batch)
 
     def _prepared(self, batch: Batch) -> Batch:
-        if not self.options.dry_run:
+        if not self.checking:
+            batch.payloads, batch.lines = {}, {}  # the writer compares what it staged
             self.writer.prepare(batch)
         return batch
 
@@ -214,13 +228,26 @@ class Ingester(Generic[Store]):
             except Rejection as exc:
                 rejection = exc
             else:
-                if event.event_id in batch.events:
+                key = event.event_id
+                if key not in batch.events:
+                    batch.events[key] = row
+                    batch.payloads[key] = event.payload
+                    batch.lines[key] = record.line
+                    if record.pointer:
+                        batch.pointers[key] = record.pointer
+                    if event.delivery is not None:
+                        batch.deliveries.append(delivery_row(event, now))
+                    return
+                if batch.payloads[key] == event.payload:
                     batch.in_batch_duplicates += 1
                     return
-                batch.events[event.event_id] = row
-                if event.delivery is not None:
-                    batch.deliveries.append(delivery_row(event, now))
-                return
+                batch.in_batch_conflicts += 1
+                rejection = Rejection(
+                    Reason.CONFLICT,
+                    "",
+                    f"event_id {key!r} was read at line {batch.lines[key]} with a different "
+                    "payload; this record is kept here, the first one is stored",
+                )
         rejected = RejectedRecord.of(record, rejection)
         batch.rejects.append(
             reject_row(
@@ -247,21 +274,29 @@ class Ingester(Generic[Store]):
         with materialised(path) as local:
             sha = sha256_of(local)
             name = display_name(path)
+            self._name = name
             if self.options.dry_run:
                 return self._load(local, name, FileReport(name, sha), None, 0, recount=True)
             row = self._open_ledger(name, sha)
             if row.status == COMPLETED:
                 if not self.options.force:
                     return FileReport(name, sha, already_ingested=True)
-                # Forced re-read: count, insert nothing new, leave the ledger as it was.
-                return self._load(local, name, FileReport(name, sha), row.id, 0, recount=True)
+                # Forced re-read: count and check against the store; insert nothing (what the
+                # ledger's run did not store stays out), leave the ledger as it was.
+                self.checking = True
+                try:
+                    report = FileReport(name, sha)
+                    return self._load(local, name, report, row.id, 0, recount=True)
+                finally:
+                    self.checking = False
             report = FileReport(
                 name,
                 sha,
                 read=row.read,
                 inserted=row.inserted,
                 duplicates=row.duplicates,
-                rejected=row.rejected,
+                conflicts=row.conflicts,
+                rejected=row.rejected - row.conflicts,
                 resumed_from_line=row.last_line,
             )
             self.committed_line = row.last_line
@@ -311,10 +346,14 @@ class Ingester(Generic[Store]):
                             for reject in batch.rejects:
                                 self.options.on_reject(_rejected_record(reject))
                         counts = self._write_batch(conn, batch, file_id, recount=recount, span=span)
+                        if self.options.on_reject is not None:
+                            for reject in counts.conflict_rows:
+                                self.options.on_reject(_rejected_record(reject))
                         report.read += batch.read
-                        report.inserted += counts[0]
-                        report.duplicates += counts[1]
-                        report.rejected += len(batch.rejects)
+                        report.inserted += counts.inserted
+                        report.duplicates += counts.duplicates
+                        report.conflicts += counts.conflicts
+                        report.rejected += counts.rejected
                         progress.update(report.read, batch.bytes_read)
                     self._commit_span(conn, span, file_id, recount=recount)
                 finally:
@@ -334,7 +373,7 @@ class Ingester(Generic[Store]):
         objects to unpickle.
         """
         count = self._producer_processes()
-        if count and not self.options.dry_run and ProcessProducer.available():
+        if count and not self.checking and ProcessProducer.available():
             return Interleaved(
                 [
                     ProcessProducer(
@@ -355,41 +394,115 @@ class Ingester(Generic[Store]):
         *,
         recount: bool,
         span: Span,
-    ) -> tuple[int, int]:
-        """Write one batch; return ``(inserted, duplicates)``.
+    ) -> Counts:
+        """Write one batch; say what became of its records.
 
         With spans, several batches share one transaction, committed every ``commit_rows``
         records or ``SPAN_SECONDS``: each commit rewrites every index page the span touched,
         and random event ids touch nearly all of them, so fewer, larger commits more than
         double the insert rate. Otherwise each batch commits alone (``_write_alone``).
         """
-        converted = len(batch.events)
-        if self.options.dry_run:
-            inserted = self._count_new(conn, list(batch.events))
-            return inserted, converted - inserted + batch.in_batch_duplicates
+        if self.checking:
+            return self._check_batch(conn, batch, file_id)
         if self.span_rows:
             if not span.read:  # the first batch of a new transaction
                 if not self._in_transaction(conn):
                     self._begin(conn)
                 span.start(batch.first_line)
-            inserted = self._write_rows(conn, batch, file_id, recount=recount)
-            span.add(batch, inserted, converted)
+            counts = self._write_rows(conn, batch, file_id, recount=recount)
+            span.add(batch, counts)
             if span.rows >= self.span_rows or span.age() >= SPAN_SECONDS or self.writer.full():
                 self._commit_span(conn, span, file_id, recount=recount)
-        else:
-            inserted = self._write_alone(conn, batch, file_id, recount=recount, span=span)
-        return inserted, converted - inserted + batch.in_batch_duplicates
+            return counts
+        return self._write_alone(conn, batch, file_id, recount=recount, span=span)
 
     def _write_alone(
         self, conn: Store, batch: Batch, file_id: int | None, *, recount: bool, span: Span
-    ) -> int:
+    ) -> Counts:
         """One batch in a transaction of its own, with its ledger advance."""
         self._begin(conn)
         span.start(batch.first_line)
-        inserted = self._write_rows(conn, batch, file_id, recount=recount)
-        span.add(batch, inserted, len(batch.events))
+        counts = self._write_rows(conn, batch, file_id, recount=recount)
+        span.add(batch, counts)
         self._commit_span(conn, span, file_id, recount=recount)
-        return inserted
+        return counts
+
+    def _counts(self, batch: Batch, inserted: int, conflict_rows: list[dict[str, Any]]) -> Counts:
+        """A written batch's counts: every converted event not inserted and not in conflict
+        with the stored one is a duplicate."""
+        return Counts(
+            inserted=inserted,
+            duplicates=len(batch.events)
+            - inserted
+            - len(conflict_rows)
+            + batch.in_batch_duplicates,
+            conflicts=len(conflict_rows) + batch.in_batch_conflicts,
+            rejected=len(batch.rejects) - batch.in_batch_conflicts,
+            conflict_rows=conflict_rows,
+        )
+
+    def _conflict_row(
+        self, key: str, line: int, file_id: int | None, raw: str, pointer: str = ""
+    ) -> dict[str, Any]:
+        """The rejects row of a record whose event_id is stored with another payload: its
+        ``raw`` is the record's payload (the stored one is the event's)."""
+        return reject_row(
+            file_id=file_id,
+            path=self._name,
+            line=line,
+            pointer=pointer,
+            reason=Reason.CONFLICT,
+            message=f"event_id {key!r} is stored with a different payload; this record's "
+            "payload is kept here, the stored event is unchanged",
+            raw=raw,
+            now=format_ms(datetime.now(UTC)),
+        )
+
+    def _check_batch(self, conn: Store, batch: Batch, file_id: int | None) -> Counts:
+        """A dry run's or forced re-read's batch: compared with the store, never inserted.
+
+        A record whose event the store lacks is one a dry run would insert; in a forced re-read
+        it is one the ledger's run did not store (refused then, for instance for its signature
+        where this run checks none), and it stays out: counted as rejected (``not_loaded``) and
+        reported, not stored. A forced re-read that verified signatures upgrades the events it
+        verified that are stored unverified.
+        """
+        ids = list(batch.events)
+        stored = self._stored(conn, ids) if ids else {}
+        counts = Counts(
+            duplicates=batch.in_batch_duplicates,
+            conflicts=batch.in_batch_conflicts,
+            rejected=len(batch.rejects) - batch.in_batch_conflicts,
+        )
+        upgrade = []
+        for key in ids:
+            payload, line = batch.payloads[key], batch.lines[key]
+            pointer = batch.pointers.get(key, "")
+            have = stored.get(key)
+            if have is None:
+                if self.options.dry_run:
+                    counts.inserted += 1
+                    continue
+                counts.rejected += 1
+                row = self._conflict_row(key, line, file_id, json_text(payload), pointer)
+                row["reason"] = Reason.NOT_LOADED
+                row["message"] = (
+                    f"event_id {key!r} is not in the store: the ledger's run of this file did "
+                    "not store it, and --force adds nothing"
+                )
+                counts.conflict_rows.append(row)
+            elif have[0] != payload:
+                counts.conflicts += 1
+                counts.conflict_rows.append(
+                    self._conflict_row(key, line, file_id, json_text(payload), pointer)
+                )
+            else:
+                counts.duplicates += 1
+                if self.tokens and self.verified and have[1] is not True:
+                    upgrade.append(key)
+        if upgrade and not self.options.dry_run:
+            self._upgrade(conn, upgrade)
+        return counts
 
     def _commit_span(
         self,

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from migrate.convert import RejectedRecord
+from migrate.errors import ProblemFound
 from migrate.kinds import INPUT_KINDS, TokenCheck, V2Options
 from migrate.readers import DEFAULT_MAX_RECORD_BYTES
 
@@ -56,6 +57,8 @@ class FileReport:
     read: int = 0
     inserted: int = 0
     duplicates: int = 0
+    conflicts: int = 0
+    """Records whose event_id is stored with a different payload (kept in rejects)."""
     rejected: int = 0
     already_ingested: bool = False
     resumed_from_line: int = 0
@@ -67,6 +70,7 @@ class FileReport:
             "read": self.read,
             "inserted": self.inserted,
             "duplicates": self.duplicates,
+            "conflicts": self.conflicts,
             "rejected": self.rejected,
             "already_ingested": self.already_ingested,
             "resumed_from_line": self.resumed_from_line,
@@ -94,6 +98,10 @@ class IngestReport:
         return sum(f.duplicates for f in self.files)
 
     @property
+    def conflicts(self) -> int:
+        return sum(f.conflicts for f in self.files)
+
+    @property
     def rejected(self) -> int:
         return sum(f.rejected for f in self.files)
 
@@ -103,6 +111,7 @@ class IngestReport:
             "read": self.read,
             "inserted": self.inserted,
             "duplicates": self.duplicates,
+            "conflicts": self.conflicts,
             "rejected": self.rejected,
             "signatures_verified": self.verified,
             "signatures": self.signatures,
@@ -120,3 +129,16 @@ class LedgerRow:
     inserted: int
     duplicates: int
     rejected: int
+    """Rows this file put in rejects, conflicts included (``conflicts`` of them)."""
+    conflicts: int = 0
+
+
+def check_etag(path: str, etag: str, sha: str, others: list[str]) -> None:
+    """Refuse a file whose ``--etag`` the ledger knows from different content (``others``: the
+    sha256 of those files): the ledger matches on content, and an ETag that came back with other
+    content means one of the downloads is not what it claims to be."""
+    if others:
+        raise ProblemFound(
+            f"{path}: ETag {etag} was ingested before as content sha256 {others[0]}, but this "
+            f"file's sha256 is {sha}; refused (check the download, or drop --etag)"
+        )

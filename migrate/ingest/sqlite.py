@@ -18,7 +18,10 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from migrate.ingest.batch import Batch, Span, sorted_rows
+import orjson
+
+from adapters.errors import Reason
+from migrate.ingest.batch import Batch, Counts, Span, sorted_rows
 from migrate.ingest.core import Ingester
 from migrate.ingest.reports import (
     COMPLETED,
@@ -27,6 +30,7 @@ from migrate.ingest.reports import (
     IngestOptions,
     IngestReport,
     LedgerRow,
+    check_etag,
 )
 from migrate.store.sqlite_native import (
     connect,
@@ -55,6 +59,7 @@ SQLITE_DEFAULT_CACHE_KIB = 2000  # SQLite's own default (-2000)
 STAGE_CACHE_KIB = 256
 STAGE_PREFIX = "webhooks-migrate-stage-"
 
+CONFLICT = str(Reason.CONFLICT)
 _LEDGER_COLUMNS = "id, status, last_line, read, inserted, duplicates, rejected"
 INSERT_FILE = sqlite_insert(
     "ingest_files",
@@ -76,6 +81,17 @@ INSERT_FILE = sqlite_insert(
 # Events seen before in another file (not rows this batch just inserted) get a re-sighting;
 # the batch's ids are read from its staging table, still attached.
 RESIGHT_STAGED = SQLITE_RESIGHT.format(ids="SELECT event_id FROM {schema}.rows")
+# Rows of a batch (staged, still attached) whose stored event has a different payload text.
+CONFLICTS_STAGED = (
+    "SELECT s.event_id, s.first_line, s.payload, e.payload FROM {schema}.rows s "
+    "JOIN main.events e ON e.event_id = s.event_id WHERE s.payload != e.payload"
+)
+UPGRADE = (
+    "UPDATE events SET signature_verified = 1 WHERE event_id IN ({ids}) "
+    "AND (signature_verified IS NULL OR signature_verified = 0)"
+)
+"""Events a run verified that were stored unverified (``--no-verify``) or never checked."""
+UPGRADE_STAGED = UPGRADE.format(ids="SELECT event_id FROM {schema}.rows")
 ADVANCE = (
     "UPDATE ingest_files SET last_line = ?, read = read + ?, inserted = inserted + ?, "
     "duplicates = duplicates + ?, rejected = rejected + ?, updated_at = ? "
@@ -219,18 +235,25 @@ class SqliteIngester(Ingester[sqlite3.Connection | None]):
     # -- the ledger ---------------------------------------------------------------------------
 
     def _ledger_row(self, sha: str) -> LedgerRow | None:
+        """The file's row, matched on content (sha256 and kind), with its conflicts counted."""
         conn, kind = self._store(), self.options.kind
         query = f"SELECT {_LEDGER_COLUMNS} FROM ingest_files WHERE sha256 = ? AND kind = ?"  # noqa: S608
         row = conn.execute(query, (sha, kind)).fetchone()
-        if row is None and self.options.etag:
-            query = (
-                f"SELECT {_LEDGER_COLUMNS} FROM ingest_files "  # noqa: S608
-                "WHERE etag = ? AND kind = ? AND status = ?"
-            )
-            row = conn.execute(query, (self.options.etag, kind, COMPLETED)).fetchone()
-        return None if row is None else LedgerRow(*row)
+        if row is None:
+            return None
+        conflicts = conn.execute(
+            "SELECT COUNT(*) FROM rejects WHERE file_id = ? AND reason = ?", (row[0], CONFLICT)
+        ).fetchone()[0]
+        file_id, status, last_line, read, inserted, duplicates, rejected = row
+        return LedgerRow(
+            file_id, status, last_line, read, inserted, duplicates, rejected, conflicts
+        )
 
     def _open_ledger(self, path: str, sha: str) -> LedgerRow:
+        if self.options.etag:
+            query = "SELECT sha256 FROM ingest_files WHERE etag = ? AND kind = ? AND sha256 != ?"
+            other = self._store().execute(query, (self.options.etag, self.options.kind, sha))
+            check_etag(path, self.options.etag, sha, [r[0] for r in other])
         row = self._ledger_row(sha)
         if row is not None:
             return row
@@ -298,27 +321,67 @@ class SqliteIngester(Ingester[sqlite3.Connection | None]):
 
     def _write_rows(
         self, conn: sqlite3.Connection | None, batch: Batch, file_id: int | None, *, recount: bool
-    ) -> int:
+    ) -> Counts:
         store = _writable(conn)
         inserted = self.writer.insert(store, batch)
-        if inserted < len(batch.events) and file_id is not None and not recount:
-            now = stored_time(datetime.now(UTC))
-            resight = RESIGHT_STAGED.format(schema=self.writer.last_schema)
-            store.execute(resight, (now, file_id, file_id))
-        insert_deliveries(store, batch.deliveries)
-        insert_rejects(store, batch.rejects)
-        return inserted
+        conflict_rows: list[dict[str, Any]] = []
+        deliveries = batch.deliveries
+        if inserted < len(batch.events):
+            schema = self.writer.last_schema
+            # Only rows of this batch not inserted can differ from the stored one: the text is
+            # compared first (same encoder), the values where the text differs (key order).
+            differing = store.execute(CONFLICTS_STAGED.format(schema=schema)).fetchall()
+            conflicts = [
+                (key, line, new)
+                for key, line, new, old in differing
+                if orjson.loads(new) != orjson.loads(old)
+            ]
+            conflict_rows = [
+                self._conflict_row(key, line, file_id, new, batch.pointers.get(key, ""))
+                for key, line, new in conflicts
+            ]
+            excluded = {key for key, _, _ in conflicts}
+            where = _not_in(excluded)
+            if file_id is not None and not recount:
+                now = stored_time(datetime.now(UTC))
+                resight = RESIGHT_STAGED.format(schema=schema) + where
+                store.execute(resight, (now, file_id, file_id, *excluded))
+            if self.tokens and self.verified:
+                store.execute(UPGRADE_STAGED.format(schema=schema) + where, (*excluded,))
+            if excluded:
+                deliveries = [d for d in deliveries if d["event_id"] not in excluded]
+        insert_deliveries(store, deliveries)
+        insert_rejects(store, batch.rejects + conflict_rows)
+        return self._counts(batch, inserted, conflict_rows)
 
-    def _count_new(self, conn: sqlite3.Connection | None, ids: list[str]) -> int:
+    def _stored(
+        self, conn: sqlite3.Connection | None, ids: list[str]
+    ) -> dict[str, tuple[Any, bool | None]]:
         if conn is None or not ids or not has_table(conn, "events"):
-            return len(ids)
-        stored = 0
+            return {}
+        stored: dict[str, tuple[Any, bool | None]] = {}
         for start in range(0, len(ids), SQLITE_CHUNK):
             chunk = ids[start : start + SQLITE_CHUNK]
             marks = ", ".join("?" for _ in chunk)
-            query = f"SELECT COUNT(*) FROM events WHERE event_id IN ({marks})"  # noqa: S608
-            stored += conn.execute(query, chunk).fetchone()[0]
-        return len(ids) - stored
+            query = (
+                "SELECT event_id, payload, signature_verified FROM events "  # noqa: S608
+                f"WHERE event_id IN ({marks})"
+            )
+            for key, payload, verified in conn.execute(query, chunk):
+                stored[key] = (orjson.loads(payload), None if verified is None else bool(verified))
+        return stored
+
+    def _upgrade(self, conn: sqlite3.Connection | None, ids: list[str]) -> None:
+        store = _writable(conn)
+        for start in range(0, len(ids), SQLITE_CHUNK):
+            chunk = ids[start : start + SQLITE_CHUNK]
+            marks = ", ".join("?" for _ in chunk)
+            store.execute(UPGRADE.format(ids=marks), chunk)  # autocommit
+
+
+def _not_in(ids: set[str]) -> str:
+    """A condition leaving out ``ids`` (bound after the statement's own parameters)."""
+    return f" AND event_id NOT IN ({', '.join('?' for _ in ids)})" if ids else ""
 
 
 def _writable(conn: sqlite3.Connection | None) -> sqlite3.Connection:
