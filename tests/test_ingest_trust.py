@@ -8,13 +8,17 @@ stored unverified. Real RSA keys are made in the test (``test_verify_support``).
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 
 import sqlalchemy as sa
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from test_verify_support import (  # noqa: F401 - pytest fixtures are used by name
     Keys,
     header_for,
+    jwks,
     jwks_file,
     keys,
     make_claims,
@@ -195,3 +199,80 @@ def test_the_same_id_with_a_different_payload_is_a_conflict_not_a_duplicate(
     stored_payload = payload if isinstance(payload, dict) else json.loads(payload)
     assert "entityUpdated" in stored_payload["events"]
     assert "entityDeleted" in json.loads(rows[1].raw)["events"]
+
+
+BAD_IDS = {"bad-signature", "unknown-kid", "hs256-forgery"}
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["jwks", "no-keys", "jwks-force", "no-keys-force"]),
+            st.sampled_from(["tokens", "conflicting", "tokens-copy"]),
+            st.sampled_from([None, '"e1"', '"e2"']),
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_interleaved_runs_never_store_a_refused_token(
+    keys: Keys, runs: list[tuple[str, str, str | None]]
+) -> None:
+    """Random interleavings of ingest runs (with and without keys, --force, repeated ETags,
+    conflicting ids): no token whose signature check failed is ever stored, and every run's
+    summary adds up. (Runs with --no-verify store unchecked tokens by request: not drawn here.)"""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "jwks.json").write_text(json.dumps(jwks(*keys.trusted)))
+        tokens = seven_tokens(root / "tokens", keys)
+        (root / "tokens-copy").write_text("\n" + tokens.read_text())
+        claims = make_claims(jti="good-0", txn="11111111-1111-1111-1111-111111111111")
+        (root / "conflicting").write_text(sign(keys.trusted[0], claims) + "\n")
+        url = f"sqlite:///{root / 'store.db'}"
+        for mode, name, etag in runs:
+            args = ["--from", "set", str(root / name), "--db", url]
+            if mode.startswith("jwks"):
+                args += ["--jwks", str(root / "jwks.json")]
+            if mode.endswith("force"):
+                args.append("--force")
+            if etag:
+                args += ["--etag", etag]
+            code, report, stderr = run(*args, env={"WEBHOOKS_MIGRATE_JWKS": ""})
+            if mode.startswith("no-keys"):
+                assert code == 2, stderr
+                continue
+            assert code in (0, 1), stderr
+            if report:
+                parts = ("inserted", "duplicates", "conflicts", "rejected")
+                assert report["read"] == sum(report[k] for k in parts), report
+                for f in report["files"]:
+                    assert f["read"] == sum(f[k] for k in parts), f
+            if Path(url.removeprefix("sqlite:///")).exists():
+                held = {key for key, _ in stored(url)}
+                assert not held & BAD_IDS
+
+
+def test_one_interleaving_on_every_backend(
+    db_url: str, tmp_path: Path, keys: Keys, jwks_file: Path
+) -> None:
+    tokens = seven_tokens(tmp_path / "tokens", keys)
+    claims = make_claims(jti="good-0", txn="11111111-1111-1111-1111-111111111111")
+    conflicting = tmp_path / "conflicting"
+    conflicting.write_text(sign(keys.trusted[0], claims) + "\n")
+    keyed = ["--jwks", str(jwks_file)]
+    steps: list[tuple[list[str], int]] = [
+        ([str(tokens), *keyed, "--etag", '"e1"'], 1),
+        ([str(tokens), "--force"], 2),
+        ([str(tokens), *keyed, "--force", "--etag", '"e1"'], 1),
+        ([str(conflicting), *keyed, "--etag", '"e1"'], 1),  # the ETag names other content
+        ([str(conflicting), *keyed], 1),  # a conflict
+    ]
+    for args, expected in steps:
+        code, report, stderr = run("--from", "set", *args, "--db", db_url)
+        assert code == expected, (args, stderr)
+        if report:
+            parts = ("inserted", "duplicates", "conflicts", "rejected")
+            assert report["read"] == sum(report[k] for k in parts), report
+        assert not {key for key, _ in stored(db_url)} & BAD_IDS
+    assert stored(db_url) == GOOD

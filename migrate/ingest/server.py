@@ -89,7 +89,7 @@ class _CoreWriter(_InMemoryRows):
         query = sa.select(events.c.event_id, events.c.payload).where(
             events.c.event_id.in_([r["event_id"] for r in rows])
         )
-        stored = dict(conn.execute(query))
+        stored = dict(conn.execute(query).all())
         return inserted, [
             (r["event_id"], r["first_line"], json_text(r["payload"]))
             for r in rows
