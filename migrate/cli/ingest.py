@@ -7,7 +7,15 @@ from typing import TYPE_CHECKING
 import click
 
 from migrate.cli.base import db_option, emit_json, format_option, stderr_is_terminal
-from migrate.cli.options import input_files, make_v2_options, max_record_bytes, quiet, v2_options
+from migrate.cli.options import (
+    allow_empty,
+    input_files,
+    make_v2_options,
+    max_record_bytes,
+    quiet,
+    refuse_empty,
+    v2_options,
+)
 from migrate.cli.store_ready import require_store
 from migrate.convert import RejectedRecord
 from migrate.defaults import AUDIENCE_ENV, ISSUER_ENV, JWKS_ENV
@@ -134,6 +142,7 @@ def _text_report(report: IngestReport, *, dry_run: bool) -> None:
     help="Store set/events tokens without verifying signatures (needed without a key source).",
 )
 @max_record_bytes
+@allow_empty
 @quiet
 @format_option("text", "json")
 def ingest(
@@ -153,6 +162,7 @@ def ingest(
     audience: str | None,
     no_verify: bool,
     max_record_bytes: int,
+    allow_empty: bool,
     quiet: bool,
     output_format: str,
 ) -> None:
@@ -194,6 +204,9 @@ def ingest(
         emit_json(report.to_json() | {"dry_run": dry_run})
     else:
         _text_report(report, dry_run=dry_run)
+    empty = [f.path for f in report.files if f.empty]
+    if empty:
+        refuse_empty(0, allow_empty, empty)
     if report.conflicts:
         click.echo(
             f"warning: {counted(report.conflicts, 'record')} reuse a stored event_id with a "

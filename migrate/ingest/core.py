@@ -99,6 +99,10 @@ class Ingester(Generic[Store]):
     def _complete_file(self, file_id: int) -> None:
         raise NotImplementedError
 
+    def _forget_file(self, file_id: int) -> None:
+        """Remove the ledger row of a file that held no records (nothing refers to it)."""
+        raise NotImplementedError
+
     def _loading(self) -> contextlib.AbstractContextManager[Store]:
         """The connection one file is loaded through, with the writer open on it."""
         raise NotImplementedError
@@ -308,7 +312,10 @@ class Ingester(Generic[Store]):
                 with contextlib.suppress(Exception):
                     self.committed_line = self._open_ledger(name, sha).last_line
                 raise Interrupted(self._interrupted(name)) from None
-            self._complete_file(row.id)
+            if report.read:
+                self._complete_file(row.id)
+            else:  # nothing was read: no ledger row for nothing
+                self._forget_file(row.id)
             return report
 
     def _interrupted(self, name: str) -> str:

@@ -63,6 +63,11 @@ class FileReport:
     already_ingested: bool = False
     resumed_from_line: int = 0
 
+    @property
+    def empty(self) -> bool:
+        """The file held no records (it gets no ledger row)."""
+        return self.read == 0 and not self.already_ingested
+
     def to_json(self) -> dict[str, Any]:
         return {
             "path": self.path,

@@ -314,6 +314,11 @@ class ServerIngester(Ingester[sa.Connection]):
                 .values(status=COMPLETED, completed_at=now, updated_at=now)
             )
 
+    def _forget_file(self, file_id: int) -> None:
+        with self.engine.begin() as conn:
+            files = self.files
+            conn.execute(sa.delete(files).where(files.c.id == file_id, files.c.read == 0))
+
     # -- loading ------------------------------------------------------------------------------
 
     @contextlib.contextmanager

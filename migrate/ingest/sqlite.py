@@ -273,6 +273,9 @@ class SqliteIngester(Ingester[sqlite3.Connection | None]):
             (COMPLETED, now, now, file_id),
         )
 
+    def _forget_file(self, file_id: int) -> None:
+        self._store().execute("DELETE FROM ingest_files WHERE id = ? AND read = 0", (file_id,))
+
     def _advance_ledger(
         self, conn: sqlite3.Connection | None, span: Span, file_id: int, now: datetime
     ) -> None:
