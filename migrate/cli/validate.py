@@ -16,6 +16,7 @@ from migrate.words import counted
 @click.option(
     "--as",
     "kind",
+    metavar="KIND",
     required=True,
     type=click.Choice(VALIDATE_KINDS),
     help="What the files hold: v2, set, export, events, summary (a /summary reply), unified.",
