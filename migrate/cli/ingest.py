@@ -90,7 +90,7 @@ def _text_report(report: IngestReport, *, dry_run: bool) -> None:
     )
     click.echo(f"total: {total}")
     if report.verified is not None:
-        click.echo(f"signatures: {report.signatures}")
+        click.echo(f"signatures: {report.signature_summary()}")
 
 
 @click.command()

@@ -110,6 +110,15 @@ class IngestReport:
     def rejected(self) -> int:
         return sum(f.rejected for f in self.files)
 
+    def signature_summary(self) -> str:
+        """What was done about signatures; when checked, how many tokens passed and how many
+        were refused (for their signature or otherwise: see the rejects), never a bare
+        "verified" for a run whose every token was refused."""
+        if self.verified is not True:
+            return self.signatures
+        passed = self.inserted + self.duplicates + self.conflicts
+        return f"checked against the keys: {passed} verified, {self.rejected} refused"
+
     def to_json(self) -> dict[str, Any]:
         return {
             "files": [f.to_json() for f in self.files],
@@ -119,7 +128,7 @@ class IngestReport:
             "conflicts": self.conflicts,
             "rejected": self.rejected,
             "signatures_verified": self.verified,
-            "signatures": self.signatures,
+            "signatures": self.signature_summary(),
         }
 
 
