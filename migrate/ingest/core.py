@@ -168,7 +168,8 @@ class Ingester(Generic[Store]):
         index = 0
         batch = Batch()
         now = format_ms(datetime.now(UTC))
-        size = self.batch_size
+        # Checked batches hold every payload, and the stored ones read back: smaller ones.
+        size = min(self.batch_size, BATCH) if self.checking else self.batch_size
 
         def wanted(line: int) -> bool:
             # Asked before a line's record is parsed (line-delimited kinds only), once the
@@ -228,7 +229,8 @@ class Ingester(Generic[Store]):
                 values = event_values(
                     event, verified=self.verified, file_id=file_id, line=record.line, now=now
                 )
-                row = self.writer.encode(values)
+                # A batch only checked against the store keeps no rows (its payloads are kept).
+                row = None if self.checking else self.writer.encode(values)
             except Rejection as exc:
                 rejection = exc
             else:
