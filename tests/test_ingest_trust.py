@@ -276,3 +276,17 @@ def test_one_interleaving_on_every_backend(
             assert report["read"] == sum(report[k] for k in parts), report
         assert not {key for key, _ in stored(db_url)} & BAD_IDS
     assert stored(db_url) == GOOD
+
+
+def test_v2_ids_come_from_content_so_v2_never_conflicts(db_url: str, tmp_path: Path) -> None:
+    seed = json.loads((Path(__file__).parent / "fixtures" / "seed-v2-payload.json").read_text())[0]
+    other_spelling = {**seed, "datetime": seed["datetime"].replace("Z", "+00:00")}
+    first = tmp_path / "a.ndjson"
+    first.write_text(json.dumps([seed]) + "\n" + json.dumps([other_spelling]) + "\n")
+    second = tmp_path / "b.ndjson"
+    second.write_text(json.dumps([other_spelling]) + "\n")
+    for path, expected in ((first, [2, 1, 1, 0, 0]), (second, [1, 0, 1, 0, 0])):
+        code, report, stderr = run("--from", "v2", str(path), "--db", db_url, "--v2-kind", "ADD")
+        assert code == 0, stderr
+        counts = [report[k] for k in ("read", "inserted", "duplicates", "conflicts", "rejected")]
+        assert counts == expected

@@ -56,7 +56,8 @@ def test_a_garbage_line_between_two_tokens_is_a_record_of_its_own() -> None:
 
 
 GARBAGE = st.text(
-    alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.!{} ",
+    # No dot: a line with one that starts no token is taken as a token whose start was cut off.
+    alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_!{} ",
     min_size=1,
     max_size=40,
 ).filter(lambda s: bool(s.strip()) and not s.strip().startswith("eyJ"))

@@ -237,14 +237,17 @@ class Ingester(Generic[Store]):
                 key = event.event_id
                 if key not in batch.events:
                     batch.events[key] = row
-                    batch.payloads[key] = event.payload
+                    # A v2 id is derived from the notification's content (spellings of one
+                    # instant are one notification): the same id is the same notification.
+                    batch.payloads[key] = None if event.source == "v2" else event.payload
                     batch.lines[key] = record.line
                     if record.pointer:
                         batch.pointers[key] = record.pointer
                     if event.delivery is not None:
                         batch.deliveries.append(delivery_row(event, now))
                     return
-                if batch.payloads[key] == event.payload:
+                earlier = batch.payloads[key]
+                if earlier is None or earlier == event.payload:
                     batch.in_batch_duplicates += 1
                     return
                 batch.in_batch_conflicts += 1
@@ -500,7 +503,7 @@ class Ingester(Generic[Store]):
                     "not store it, and --force adds nothing"
                 )
                 counts.conflict_rows.append(row)
-            elif have[0] != payload:
+            elif payload is not None and have[0] != payload:
                 counts.conflicts += 1
                 counts.conflict_rows.append(
                     self._conflict_row(key, line, file_id, json_text(payload), pointer)

@@ -93,7 +93,9 @@ class _CoreWriter(_InMemoryRows):
         return inserted, [
             (r["event_id"], r["first_line"], json_text(r["payload"]))
             for r in rows
-            if r["event_id"] in stored and stored[r["event_id"]] != r["payload"]
+            if r["source"] != "v2"
+            and r["event_id"] in stored
+            and stored[r["event_id"]] != r["payload"]
         ]
 
 
@@ -128,7 +130,8 @@ class _PostgresWriter(_InMemoryRows):
         self.clear = f"TRUNCATE {self.STAGE}"
         self.conflicts = (
             f"SELECT s.event_id, s.first_line, s.payload::text FROM {self.STAGE} s "  # noqa: S608
-            f"JOIN {table.name} e ON e.event_id = s.event_id WHERE s.payload <> e.payload"
+            f"JOIN {table.name} e ON e.event_id = s.event_id WHERE s.payload <> e.payload "
+            "AND s.source <> 'v2'"
         )
         self.copy_events = f"COPY {table.name} ({columns}) FROM STDIN"
         self.direct_in = 0  # batches to go before trying a direct COPY again

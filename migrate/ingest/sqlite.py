@@ -84,7 +84,8 @@ RESIGHT_STAGED = SQLITE_RESIGHT.format(ids="SELECT event_id FROM {schema}.rows")
 # Rows of a batch (staged, still attached) whose stored event has a different payload text.
 CONFLICTS_STAGED = (
     "SELECT s.event_id, s.first_line, s.payload, e.payload FROM {schema}.rows s "
-    "JOIN main.events e ON e.event_id = s.event_id WHERE s.payload != e.payload"
+    "JOIN main.events e ON e.event_id = s.event_id "
+    "WHERE s.payload != e.payload AND s.source != 'v2'"
 )
 UPGRADE = (
     "UPDATE events SET signature_verified = 1 WHERE event_id IN ({ids}) "

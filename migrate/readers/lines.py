@@ -130,11 +130,12 @@ def read_tokens(
     of its own (a whole token on one line: a broken token before it must not swallow it). A
     complete token (three segments, its signature as long as its ``alg`` makes one) is not
     extended with the next line, unless that makes it complete again (a longer key's signature
-    wrapped there). A line that does not start a token (no ``eyJ``) is a record of its own:
-    every non-blank line is accounted for. (A token whose signature has a length no algorithm
-    makes, such as the docs' truncated sample, still takes the lines up to the next blank line
-    or token.)
-    Non-breaking spaces around a line (text copied from a web page) count as spaces.
+    wrapped there). A line that does not start a token (no ``eyJ``) is a record of its own,
+    unless it holds a dot: then it is a token whose start was cut off (the docs print some so),
+    and takes the lines after it that are token text. Every non-blank line is accounted for.
+    (A token whose signature has a length no algorithm makes, such as the docs' truncated
+    sample, still takes the lines up to the next blank line or token.) Non-breaking spaces
+    around a line (text copied from a web page) count as spaces.
     """
     name = display_name(path)
     parts: list[bytes] = []
@@ -170,7 +171,9 @@ def read_tokens(
                 parts, size, dots = [], 0, 0
             continue
         if parts and (
-            not parts[0].startswith(b"eyJ")  # not a token's start: a line of its own
+            # Not a token's start: a line of its own, unless it holds a dot (a token whose
+            # start was cut off, as in the docs), which takes the lines of its other segments.
+            (not parts[0].startswith(b"eyJ") and (not dots or not _fragment(stripped)))
             or (stripped.startswith(b"eyJ") and (dots >= 2 or b"." in stripped))
             or (dots >= 2 and _complete(parts) and not _complete([*parts, stripped]))
         ):
@@ -205,6 +208,17 @@ _SIGNATURE_CHARS: Final[dict[str, frozenset[int]]] = {
     "EdDSA": frozenset((86,)),
     "none": frozenset((0,)),
 }
+
+
+_TOKEN_TEXT: Final = frozenset(
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.\\ \t"
+)
+
+
+def _fragment(line: bytes) -> bool:
+    """Whether a (stripped) line is only token text: base64url, dots, ``\\_`` escapes, and
+    the spaces a copy from a document leaves in (cleaned away with the rest)."""
+    return _TOKEN_TEXT.issuperset(line)
 
 
 def _cleaned(text: bytes) -> bytes:
