@@ -12,18 +12,20 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
-from adapters.errors import Reason, Rejection
-from adapters.jsontext import json_text
-from adapters.timefmt import format_ms
-from adapters.unified import UnifiedEvent
-from migrate.convert import RejectedRecord
 from migrate.errors import Interrupted
 from migrate.ingest.batch import Batch, Counts, Span, Writer
 from migrate.ingest.files import materialised, sha256_of
+from migrate.ingest.outcomes import (
+    checked_counts,
+    conflict_row,
+    rejected_record,
+    written_counts,
+)
+from migrate.ingest.preparing import BatchMaker
 from migrate.ingest.producers import Interleaved, ProcessProducer, ThreadProducer
 from migrate.ingest.reports import (
     BATCH,
@@ -38,16 +40,15 @@ from migrate.ingest.reports import (
     IngestReport,
     LedgerRow,
 )
-from migrate.kinds import converter, kind_of, opened
+from migrate.kinds import kind_of
 from migrate.progress import Progress
-from migrate.readers import Record, display_name
-from migrate.store.writes import delivery_row, event_values, reject_row
+from migrate.readers import display_name
 
 Store = TypeVar("Store")
 """What a backend's ingester writes through (a SQLAlchemy connection, a sqlite3 connection)."""
 
 
-class Ingester(Generic[Store]):
+class Ingester(BatchMaker, Generic[Store]):
     """Loads files of one kind into one store; subclasses say how the store is written.
 
     Producers (child processes or a thread) read, parse, validate, convert and encode batches
@@ -81,9 +82,9 @@ class Ingester(Generic[Store]):
         self.committed_line = 0
         """The last line of the file being loaded whose transaction has committed."""
         self.checking = options.dry_run
-        self._name = ""  # the file being loaded, as reports name it
         """Records are only checked against the store (a dry run, a forced re-read): nothing is
         inserted, and a forced re-read only upgrades events this run verified."""
+        self._name = ""  # the file being loaded, as reports name it
         if self.tokens:
             self.verified = options.verify is not None
             self.signatures = (
@@ -141,135 +142,6 @@ class Ingester(Generic[Store]):
     def _producer_processes(self) -> int:
         """Child processes that prepare batches (0: a thread does)."""
         return 0
-
-    # -- conversion ---------------------------------------------------------------------------
-
-    def _converter(self) -> Callable[[Any], UnifiedEvent]:
-        verify, verifying = self.options.verify, self.kind.verifying
-        if verify is None or verifying is None:
-            return converter(self.kind.name, self.options.v2)
-        return verifying(verify)
-
-    def _batches(
-        self,
-        local: str,
-        name: str,
-        file_id: int | None,
-        resume_after: int,
-        share: tuple[int, int] = (0, 1),
-    ) -> Iterator[Batch]:
-        """Batches of records after line ``resume_after``, ready to write (producer side).
-
-        With ``share = (k, n)`` this producer prepares only every n-th batch, starting with the
-        k-th; the others it reads past, counting records so that its batch boundaries are the
-        same as those of the producers preparing them.
-        """
-        mine, producers = share
-        index = 0
-        batch = Batch()
-        now = format_ms(datetime.now(UTC))
-        # Checked batches hold every payload, and the stored ones read back: smaller ones.
-        size = min(self.batch_size, BATCH) if self.checking else self.batch_size
-
-        def wanted(line: int) -> bool:
-            # Asked before a line's record is parsed (line-delimited kinds only), once the
-            # records before it are in their batches: with one record per line, it opens the
-            # next batch exactly when the current one is full. Lines already committed and
-            # other producers' lines are read past without parsing.
-            upcoming = index + 1 if batch.read >= size else index
-            return line > resume_after and upcoming % producers == mine
-
-        skip = wanted if self.kind.line_per_record else None
-        with opened(local) as (stream, counter):
-            for record in self.kind.read(
-                name, stream, max_bytes=self.options.max_bytes, wanted=skip
-            ):
-                if record.line <= resume_after:
-                    continue
-                if batch.read >= size and record.line != batch.last_line:
-                    if index % producers == mine:
-                        batch.bytes_read = counter.consumed
-                        yield self._prepared(batch)
-                    batch, now = Batch(), format_ms(datetime.now(UTC))
-                    index += 1
-                if index % producers == mine:
-                    self._add(batch, record, file_id, now)
-                else:  # another producer's: only what decides where the batch ends
-                    batch.read += 1
-                    batch.last_line = record.line
-            batch.bytes_read = counter.consumed
-        if batch.read and index % producers == mine:
-            yield self._prepared(batch)
-
-    def _prepared(self, batch: Batch) -> Batch:
-        if not self.checking:
-            batch.payloads, batch.lines = {}, {}  # the writer compares what it staged
-            self.writer.prepare(batch)
-        return batch
-
-    def _add(self, batch: Batch, record: Record, file_id: int | None, now: str) -> None:
-        if not batch.read:
-            batch.first_line = record.line
-        batch.read += 1
-        batch.last_line = record.line
-        rejection = record.error
-        if rejection is None:
-            try:
-                event = self.convert(record.value)
-                # JSON must escape U+0000, so a record without "\u0000" cannot hold one; a
-                # token's claims are base64 in the record, so their decoded form is looked into.
-                if (b"\\u0000" in record.raw and _contains_nul(record.value)) or (
-                    self.tokens and _contains_nul(event.payload)
-                ):
-                    raise Rejection(
-                        Reason.SCHEMA,
-                        "",
-                        "contains U+0000, which PostgreSQL cannot store (refused on every backend)",
-                    )
-                values = event_values(
-                    event, verified=self.verified, file_id=file_id, line=record.line, now=now
-                )
-                # A batch only checked against the store keeps no rows (its payloads are kept).
-                row = None if self.checking else self.writer.encode(values)
-            except Rejection as exc:
-                rejection = exc
-            else:
-                key = event.event_id
-                if key not in batch.events:
-                    batch.events[key] = row
-                    # A v2 id is derived from the notification's content (spellings of one
-                    # instant are one notification): the same id is the same notification.
-                    batch.payloads[key] = None if event.source == "v2" else event.payload
-                    batch.lines[key] = record.line
-                    if record.pointer:
-                        batch.pointers[key] = record.pointer
-                    if event.delivery is not None:
-                        batch.deliveries.append(delivery_row(event, now))
-                    return
-                earlier = batch.payloads[key]
-                if earlier is None or earlier == event.payload:
-                    batch.in_batch_duplicates += 1
-                    return
-                batch.in_batch_conflicts += 1
-                rejection = Rejection(
-                    Reason.CONFLICT,
-                    "",
-                    f"event_id {key!r} was read at line {batch.lines[key]} with a different "
-                    "payload; this record is kept here, the first one is stored",
-                )
-        rejected = RejectedRecord.of(record, rejection)
-        batch.rejects.append(
-            reject_row(
-                file_id=file_id,
-                path=rejected.path,
-                line=rejected.line,
-                pointer=rejected.pointer,
-                reason=rejected.reason,
-                message=rejected.message,
-                raw=rejected.raw,
-                now=now,
-            )
-        )
 
     # -- loading ------------------------------------------------------------------------------
 
@@ -356,11 +228,11 @@ class Ingester(Generic[Store]):
                         # stderr is a copy, and its order would interleave with ours.
                         if self.options.on_reject is not None:
                             for reject in batch.rejects:
-                                self.options.on_reject(_rejected_record(reject))
+                                self.options.on_reject(rejected_record(reject))
                         counts = self._write_batch(conn, batch, file_id, recount=recount, span=span)
                         if self.options.on_reject is not None:
                             for reject in counts.conflict_rows:
-                                self.options.on_reject(_rejected_record(reject))
+                                self.options.on_reject(rejected_record(reject))
                         report.read += batch.read
                         report.inserted += counts.inserted
                         report.duplicates += counts.duplicates
@@ -440,78 +312,27 @@ class Ingester(Generic[Store]):
         return counts
 
     def _counts(self, batch: Batch, inserted: int, conflict_rows: list[dict[str, Any]]) -> Counts:
-        """A written batch's counts: every converted event not inserted and not in conflict
-        with the stored one is a duplicate."""
-        return Counts(
-            inserted=inserted,
-            duplicates=len(batch.events)
-            - inserted
-            - len(conflict_rows)
-            + batch.in_batch_duplicates,
-            conflicts=len(conflict_rows) + batch.in_batch_conflicts,
-            rejected=len(batch.rejects) - batch.in_batch_conflicts,
-            conflict_rows=conflict_rows,
-        )
+        return written_counts(batch, inserted, conflict_rows)
 
     def _conflict_row(
         self, key: str, line: int, file_id: int | None, raw: str, pointer: str = ""
     ) -> dict[str, Any]:
-        """The rejects row of a record whose event_id is stored with another payload: its
-        ``raw`` is the record's payload (the stored one is the event's)."""
-        return reject_row(
-            file_id=file_id,
-            path=self._name,
-            line=line,
-            pointer=pointer,
-            reason=Reason.CONFLICT,
-            message=f"event_id {key!r} is stored with a different payload; this record's "
-            "payload is kept here, the stored event is unchanged",
-            raw=raw,
-            now=format_ms(datetime.now(UTC)),
-        )
+        return conflict_row(self._name, key, line, file_id, raw, pointer)
 
     def _check_batch(self, conn: Store, batch: Batch, file_id: int | None) -> Counts:
-        """A dry run's or forced re-read's batch: compared with the store, never inserted.
-
-        A record whose event the store lacks is one a dry run would insert; in a forced re-read
-        it is one the ledger's run did not store (refused then, for instance for its signature
-        where this run checks none), and it stays out: counted as rejected (``not_loaded``) and
-        reported, not stored. A forced re-read that verified signatures upgrades the events it
-        verified that are stored unverified.
-        """
+        """A dry run's or forced re-read's batch: compared with the store, never inserted (see
+        :func:`migrate.ingest.outcomes.checked_counts`); a forced re-read that verified
+        signatures upgrades the events it verified that are stored unverified."""
         ids = list(batch.events)
         stored = self._stored(conn, ids) if ids else {}
-        counts = Counts(
-            duplicates=batch.in_batch_duplicates,
-            conflicts=batch.in_batch_conflicts,
-            rejected=len(batch.rejects) - batch.in_batch_conflicts,
+        counts, upgrade = checked_counts(
+            batch,
+            stored,
+            file_id,
+            self._name,
+            dry_run=self.options.dry_run,
+            verified=bool(self.tokens and self.verified),
         )
-        upgrade = []
-        for key in ids:
-            payload, line = batch.payloads[key], batch.lines[key]
-            pointer = batch.pointers.get(key, "")
-            have = stored.get(key)
-            if have is None:
-                if self.options.dry_run:
-                    counts.inserted += 1
-                    continue
-                counts.rejected += 1
-                row = self._conflict_row(key, line, file_id, json_text(payload), pointer)
-                row["reason"] = Reason.NOT_LOADED
-                row["message"] = (
-                    f"event_id {key!r} is not in the store: the ledger's run of this file did "
-                    "not store it, and --force adds nothing"
-                )
-                counts.conflict_rows.append(row)
-            elif payload is not None and have[0] != payload:
-                counts.conflicts += 1
-                counts.conflict_rows.append(
-                    self._conflict_row(key, line, file_id, json_text(payload), pointer)
-                )
-            else:
-                counts.duplicates += 1
-                if self.tokens and self.verified and have[1] is not True:
-                    upgrade.append(key)
         if upgrade and not self.options.dry_run:
             self._upgrade(conn, upgrade)
         return counts
@@ -535,20 +356,3 @@ class Ingester(Generic[Store]):
             if advanced:
                 self.committed_line = span.last_line
         span.reset()
-
-
-def _rejected_record(row: dict[str, Any]) -> RejectedRecord:
-    return RejectedRecord(
-        row["path"], row["line"], row["pointer"], row["reason"], row["message"], row["raw"]
-    )
-
-
-def _contains_nul(value: Any) -> bool:
-    """Whether a string anywhere in ``value`` (keys included) holds U+0000."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_contains_nul(k) or _contains_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_contains_nul(v) for v in value)
-    return False
