@@ -132,28 +132,28 @@ def test_tokens_need_a_key_source_or_an_explicit_no_verify(
 
 
 def test_an_unverified_event_is_upgraded_when_a_later_run_verifies_it(
-    tmp_path: Path, keys: Keys, jwks_file: Path, sqlite_url: str
+    tmp_path: Path, keys: Keys, jwks_file: Path, db_url: str
 ) -> None:
     good = sign(keys.trusted[1], make_claims(jti="later-verified"))
     first = tmp_path / "first.txt"
     first.write_text(good + "\n")
-    assert run("--from", "set", str(first), "--db", sqlite_url, "--no-verify")[0] == 0
-    assert stored(sqlite_url) == [("later-verified", False)]
+    assert run("--from", "set", str(first), "--db", db_url, "--no-verify")[0] == 0
+    assert stored(db_url) == [("later-verified", False)]
     # The same file again, forced, with keys: verified now.
     code, report, _ = run(
-        "--from", "set", str(first), "--db", sqlite_url, "--force", "--jwks", str(jwks_file)
+        "--from", "set", str(first), "--db", db_url, "--force", "--jwks", str(jwks_file)
     )
     assert (code, report["duplicates"]) == (0, 1)
-    assert stored(sqlite_url) == [("later-verified", True)]
+    assert stored(db_url) == [("later-verified", True)]
     # And from another file holding the same token.
     second = tmp_path / "second.txt"
     second.write_text(good + "\n" + sign(keys.trusted[2], make_claims(jti="other")) + "\n")
-    assert run("--from", "set", str(second), "--db", sqlite_url, "--no-verify")[0] == 0
-    assert stored(sqlite_url) == [("later-verified", True), ("other", False)]
+    assert run("--from", "set", str(second), "--db", db_url, "--no-verify")[0] == 0
+    assert stored(db_url) == [("later-verified", True), ("other", False)]
     third = tmp_path / "third.txt"
     third.write_text("\n" + second.read_text())
-    assert run("--from", "set", str(third), "--db", sqlite_url, "--jwks", str(jwks_file))[0] == 0
-    assert stored(sqlite_url) == [("later-verified", True), ("other", True)]
+    assert run("--from", "set", str(third), "--db", db_url, "--jwks", str(jwks_file))[0] == 0
+    assert stored(db_url) == [("later-verified", True), ("other", True)]
 
 
 def test_the_same_id_with_a_different_payload_is_a_conflict_not_a_duplicate(
@@ -208,7 +208,7 @@ BAD_IDS = {"bad-signature", "unknown-kid", "hs256-forgery"}
 @given(
     st.lists(
         st.tuples(
-            st.sampled_from(["jwks", "no-keys", "jwks-force", "no-keys-force"]),
+            st.sampled_from(["jwks", "no-keys", "jwks-force", "no-keys-force", "no-verify"]),
             st.sampled_from(["tokens", "conflicting", "tokens-copy"]),
             st.sampled_from([None, '"e1"', '"e2"']),
         ),
@@ -219,9 +219,10 @@ BAD_IDS = {"bad-signature", "unknown-kid", "hs256-forgery"}
 def test_interleaved_runs_never_store_a_refused_token(
     keys: Keys, runs: list[tuple[str, str, str | None]]
 ) -> None:
-    """Random interleavings of ingest runs (with and without keys, --force, repeated ETags,
-    conflicting ids): no token whose signature check failed is ever stored, and every run's
-    summary adds up. (Runs with --no-verify store unchecked tokens by request: not drawn here.)"""
+    """Random interleavings of ingest runs (with and without keys, --no-verify, --force,
+    repeated ETags, conflicting ids): every run's summary adds up; a token whose signature
+    check fails is stored only unverified (false) by an explicit --no-verify run, and is gone
+    once a run with keys has read it again (here: a forced re-read of every file at the end)."""
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         (root / "jwks.json").write_text(json.dumps(jwks(*keys.trusted)))
@@ -236,6 +237,8 @@ def test_interleaved_runs_never_store_a_refused_token(
                 args += ["--jwks", str(root / "jwks.json")]
             if mode.endswith("force"):
                 args.append("--force")
+            if mode == "no-verify":
+                args.append("--no-verify")
             if etag:
                 args += ["--etag", etag]
             code, report, stderr = run(*args, env={"WEBHOOKS_MIGRATE_JWKS": ""})
@@ -249,8 +252,12 @@ def test_interleaved_runs_never_store_a_refused_token(
                 for f in report["files"]:
                     assert f["read"] == sum(f[k] for k in parts), f
             if Path(url.removeprefix("sqlite:///")).exists():
-                held = {key for key, _ in stored(url)}
-                assert not held & BAD_IDS
+                assert all(flag is False for key, flag in stored(url) if key in BAD_IDS)
+        if Path(url.removeprefix("sqlite:///")).exists():
+            for name in ("tokens", "conflicting", "tokens-copy"):
+                keyed = ["--jwks", str(root / "jwks.json"), "--force"]
+                run("--from", "set", str(root / name), "--db", url, *keyed)
+            assert not {key for key, _ in stored(url)} & BAD_IDS
 
 
 def test_one_interleaving_on_every_backend(
@@ -290,3 +297,27 @@ def test_v2_ids_come_from_content_so_v2_never_conflicts(db_url: str, tmp_path: P
         assert code == 0, stderr
         counts = [report[k] for k in ("read", "inserted", "duplicates", "conflicts", "rejected")]
         assert counts == expected
+
+
+def test_a_token_stored_unverified_is_removed_when_a_later_run_refuses_its_signature(
+    db_url: str, tmp_path: Path, keys: Keys, jwks_file: Path
+) -> None:
+    tokens = seven_tokens(tmp_path / "tokens.txt", keys)
+    code, report, _ = run("--from", "set", str(tokens), "--db", db_url, "--no-verify")
+    assert (code, report["inserted"]) == (1, 6)  # only the malformed one is refused
+    # The same tokens in another file, verified: the forgeries go, the good ones are upgraded.
+    again = tmp_path / "again.txt"
+    again.write_text("\n" + tokens.read_text())
+    code, report, _ = run("--from", "set", str(again), "--db", db_url, "--jwks", str(jwks_file))
+    assert code == 1
+    assert report["unverified_removed"] == 3
+    assert stored(db_url) == GOOD
+    # Also by a forced re-read (with keys) of a file loaded with --no-verify.
+    forged = tmp_path / "forged.txt"
+    forged.write_text("\n".join(tokens.read_text().splitlines()[1:5]) + "\n")
+    assert run("--from", "set", str(forged), "--db", db_url, "--no-verify")[0] == 0
+    assert len(stored(db_url)) == 6
+    keyed = ["--jwks", str(jwks_file)]
+    code, report, _ = run("--from", "set", str(forged), "--db", db_url, "--force", *keyed)
+    assert (code, report["unverified_removed"], report["inserted"]) == (1, 3, 0)
+    assert stored(db_url) == GOOD

@@ -91,6 +91,11 @@ def _text_report(report: IngestReport, *, dry_run: bool) -> None:
     click.echo(f"total: {total}")
     if report.verified is not None:
         click.echo(f"signatures: {report.signature_summary()}")
+    if report.unverified_removed:
+        click.echo(
+            f"removed {counted(report.unverified_removed, 'event')} stored with --no-verify "
+            "whose signature this run refused"
+        )
 
 
 @click.command()

@@ -134,6 +134,28 @@ class Ingester(BatchMaker, Generic[Store]):
         """Mark stored events ``ids`` verified (a forced re-read verified them), committed."""
         raise NotImplementedError
 
+    def _delete_events(self, conn: Store, ids: list[str]) -> None:
+        """Delete stored events ``ids`` and their deliveries, in the open transaction."""
+        raise NotImplementedError
+
+    def _remove_refused(self, conn: Store, batch: Batch) -> int:
+        """Remove events stored unverified (``signature_verified`` false: ``--no-verify``)
+        whose token, same payload, this run refused for its signature; return how many.
+
+        Never an event stored verified, or never checked (NULL: an export line says the
+        event is Identity Cloud's), nor one whose stored payload differs."""
+        if not batch.refused:
+            return 0
+        stored = self._stored(conn, list(batch.refused))
+        victims = [
+            key
+            for key, (payload, verified) in stored.items()
+            if verified is False and payload == batch.refused[key]
+        ]
+        if victims:
+            self._delete_events(conn, victims)
+        return len(victims)
+
     def _advance_ledger(self, conn: Store, span: Span, file_id: int, now: datetime) -> None:
         """Move the resume point over the span, in its transaction; conditional on the resume
         point, so that two processes racing over the same lines count them once."""
@@ -238,6 +260,7 @@ class Ingester(BatchMaker, Generic[Store]):
                         report.duplicates += counts.duplicates
                         report.conflicts += counts.conflicts
                         report.rejected += counts.rejected
+                        report.unverified_removed += counts.removed
                         progress.update(report.read, batch.bytes_read)
                     self._commit_span(conn, span, file_id, recount=recount)
                 finally:
@@ -335,7 +358,17 @@ class Ingester(BatchMaker, Generic[Store]):
         )
         if upgrade and not self.options.dry_run:
             self._upgrade(conn, upgrade)
+        if batch.refused and not self.options.dry_run:
+            counts.removed = self._remove_alone(conn, batch)
         return counts
+
+    def _remove_alone(self, conn: Store, batch: Batch) -> int:
+        """:meth:`_remove_refused` in a transaction of its own (a forced re-read)."""
+        if not self._in_transaction(conn):  # reads may have begun one (SQLAlchemy autobegins)
+            self._begin(conn)
+        removed = self._remove_refused(conn, batch)
+        self._commit(conn)
+        return removed
 
     def _commit_span(
         self,

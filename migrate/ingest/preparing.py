@@ -18,6 +18,20 @@ from migrate.kinds import Kind, converter, opened
 from migrate.readers import Record
 from migrate.store.writes import delivery_row, event_values, reject_row
 
+SIGNATURE_FAILURES: frozenset[str] = frozenset(
+    (
+        "alg_not_allowed",
+        "header_key_material",
+        "crit_unsupported",
+        "jku_mismatch",
+        "missing_kid",
+        "unknown_kid",
+        "signature_length",
+        "bad_signature",
+    )
+)
+"""Verification codes (``migrate.verify.reasons``) that mean the signature check failed."""
+
 
 class BatchMaker:
     """Makes the batches of one file (in a producer process or thread); see ``Ingester``."""
@@ -32,6 +46,14 @@ class BatchMaker:
     writer: Writer
 
     # -- conversion ---------------------------------------------------------------------------
+
+    def _note_refused(self, batch: Batch, value: Any) -> None:
+        """Keep the id and payload of a token refused for its signature (see Batch.refused)."""
+        try:
+            event = converter(self.kind.name, self.options.v2)(value)
+        except Rejection:
+            return  # not even a token: nothing of it can be stored
+        batch.refused[event.event_id] = event.payload
 
     def _converter(self) -> Callable[[Any], UnifiedEvent]:
         verify, verifying = self.options.verify, self.kind.verifying
@@ -122,6 +144,8 @@ class BatchMaker:
                 row = None if self.checking else self.writer.encode(values)
             except Rejection as exc:
                 rejection = exc
+                if self.verified and exc.reason in SIGNATURE_FAILURES:
+                    self._note_refused(batch, record.value)
             else:
                 key = event.event_id
                 if key not in batch.events:

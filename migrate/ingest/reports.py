@@ -62,6 +62,9 @@ class FileReport:
     rejected: int = 0
     already_ingested: bool = False
     resumed_from_line: int = 0
+    unverified_removed: int = 0
+    """Events stored unverified (``--no-verify``) that this run refused for their signature
+    and removed from the store."""
 
     @property
     def empty(self) -> bool:
@@ -79,6 +82,7 @@ class FileReport:
             "rejected": self.rejected,
             "already_ingested": self.already_ingested,
             "resumed_from_line": self.resumed_from_line,
+            "unverified_removed": self.unverified_removed,
         }
 
 
@@ -110,6 +114,10 @@ class IngestReport:
     def rejected(self) -> int:
         return sum(f.rejected for f in self.files)
 
+    @property
+    def unverified_removed(self) -> int:
+        return sum(f.unverified_removed for f in self.files)
+
     def signature_summary(self) -> str:
         """What was done about signatures; when checked, how many tokens passed and how many
         were refused (for their signature or otherwise: see the rejects), never a bare
@@ -127,6 +135,7 @@ class IngestReport:
             "duplicates": self.duplicates,
             "conflicts": self.conflicts,
             "rejected": self.rejected,
+            "unverified_removed": self.unverified_removed,
             "signatures_verified": self.verified,
             "signatures": self.signature_summary(),
         }

@@ -382,7 +382,9 @@ class ServerIngester(Ingester[sa.Connection]):
                 deliveries = [d for d in deliveries if d["event_id"] not in excluded]
         insert_deliveries(conn, deliveries)
         insert_rejects(conn, batch.rejects + conflict_rows)
-        return self._counts(batch, inserted, conflict_rows)
+        counts = self._counts(batch, inserted, conflict_rows)
+        counts.removed = self._remove_refused(conn, batch)
+        return counts
 
     def _upgrade_in(self, conn: sa.Connection, ids: list[str]) -> None:
         events = self.events
@@ -410,9 +412,15 @@ class ServerIngester(Ingester[sa.Connection]):
                 stored[key] = (payload, None if verified is None else bool(verified))
         return stored
 
+    def _delete_events(self, conn: sa.Connection, ids: list[str]) -> None:
+        deliveries = Base.metadata.tables["deliveries"]
+        conn.execute(sa.delete(deliveries).where(deliveries.c.event_id.in_(ids)))
+        conn.execute(sa.delete(self.events).where(self.events.c.event_id.in_(ids)))
+
     def _upgrade(self, conn: sa.Connection, ids: list[str]) -> None:
-        with conn.begin():
-            self._upgrade_in(conn, ids)
+        # Reading what is stored has begun a transaction already (SQLAlchemy autobegins).
+        self._upgrade_in(conn, ids)
+        conn.commit()
 
     def _advance_ledger(self, conn: sa.Connection, span: Span, file_id: int, now: datetime) -> None:
         files = self.files

@@ -236,7 +236,9 @@ class SqliteIngester(Ingester[sqlite3.Connection | None]):
                 deliveries = [d for d in deliveries if d["event_id"] not in excluded]
         insert_deliveries(store, deliveries)
         insert_rejects(store, batch.rejects + conflict_rows)
-        return self._counts(batch, inserted, conflict_rows)
+        counts = self._counts(batch, inserted, conflict_rows)
+        counts.removed = self._remove_refused(conn, batch)
+        return counts
 
     def _stored(
         self, conn: sqlite3.Connection | None, ids: list[str]
@@ -254,6 +256,14 @@ class SqliteIngester(Ingester[sqlite3.Connection | None]):
             for key, payload, verified in conn.execute(query, chunk):
                 stored[key] = (orjson.loads(payload), None if verified is None else bool(verified))
         return stored
+
+    def _delete_events(self, conn: sqlite3.Connection | None, ids: list[str]) -> None:
+        store = _writable(conn)
+        for start in range(0, len(ids), SQLITE_CHUNK):
+            chunk = ids[start : start + SQLITE_CHUNK]
+            marks = ", ".join("?" for _ in chunk)
+            for table in ("deliveries", "events"):
+                store.execute(f"DELETE FROM {table} WHERE event_id IN ({marks})", chunk)  # noqa: S608
 
     def _upgrade(self, conn: sqlite3.Connection | None, ids: list[str]) -> None:
         store = _writable(conn)
