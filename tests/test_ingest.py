@@ -29,8 +29,9 @@ from strategies import export_claims as claims
 from migrate.cli import cli
 from migrate.errors import ProblemFound
 from migrate.ingest import IngestOptions, IngestReport, ingest_paths, ingest_store
+from migrate.ingest.copytext import copy_text_line
 from migrate.ingest.files import sha256_of
-from migrate.ingest.server import ServerIngester, copy_text_line
+from migrate.ingest.server import ServerIngester
 from migrate.ingest.sqlite import SqliteIngester
 from migrate.kinds import V2Options
 from migrate.store import make_engine, open_store

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from adapters.errors import Reason
 from adapters.jsontext import json_text
 from migrate.ingest.batch import Batch, Counts, Span, sorted_rows
+from migrate.ingest.copytext import copy_text_line
 from migrate.ingest.core import Ingester
 from migrate.ingest.reports import COMPLETED, INCOMPLETE, IngestOptions, LedgerRow, check_etag
 from migrate.store.engine import unavailable
@@ -194,39 +195,6 @@ class _PostgresWriter(_InMemoryRows):
             return False
         cursor.execute("RELEASE SAVEPOINT webhooks_migrate_copy")
         return True
-
-
-def copy_text_line(row: Sequence[Any]) -> str:
-    """One row in PostgreSQL's ``COPY … FROM STDIN`` text format, newline included.
-
-    Only backslash, tab, newline and carriage return mean something inside a value in this
-    format; they are rare in events, so a row's text is looked through once and escaped value by
-    value only when one of them is there.
-    """
-    text = "".join([v for v in row if v.__class__ is str])
-    plain = not ("\\" in text or "\t" in text or "\n" in text or "\r" in text)
-    return "\t".join([_copy_value(v, plain) for v in row]) + "\n"
-
-
-def _copy_value(value: Any, plain: bool) -> str:
-    if value.__class__ is str:
-        if plain:
-            return value
-        return (
-            value.replace("\\", "\\\\")
-            .replace("\t", "\\t")
-            .replace("\n", "\\n")
-            .replace("\r", "\\r")
-        )
-    if value is None:
-        return "\\N"
-    if value is True:
-        return "t"
-    if value is False:
-        return "f"
-    if isinstance(value, int):
-        return str(value)
-    raise TypeError(f"no COPY text form for {type(value).__name__}")
 
 
 class ServerIngester(Ingester[sa.Connection]):
