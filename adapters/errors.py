@@ -19,6 +19,10 @@ class Reason(StrEnum):
     BAD_TOKEN = "bad_token"
     HASH_MISMATCH = "hash_mismatch"
     INCONSISTENT = "inconsistent"
+    # Ingest: a stored event_id with a different payload; a forced re-read's record that the
+    # ledger's run did not store (reported, never stored).
+    CONFLICT = "conflict"
+    NOT_LOADED = "not_loaded"
     # Signature verification (migrate.verify) adds its own codes with this prefix.
     SIGNATURE = "signature"
 

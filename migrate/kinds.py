@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import IO, Any, Protocol
 
 from adapters import schema_registry as schemas
-from adapters.errors import Rejection
+from adapters.errors import Reason, Rejection
 from adapters.events_store import event_from_record, token_of_record
 from adapters.export import event_from_export_line
 from adapters.set_token import ParsedToken, event_from_parsed, event_from_token, parse_compact
@@ -134,6 +134,28 @@ def _ndjson(
     return read_ndjson(path, stream, max_bytes=max_bytes, wanted=wanted)
 
 
+def _export_lines(
+    path: str, stream: Any, *, max_bytes: int, wanted: Callable[[int], bool] | None
+) -> Iterator[Record]:
+    """Export NDJSON; a first line that opens a JSON document over several lines (an
+    events-store page) gets a hint at ``--from events``."""
+    records = read_ndjson(path, stream, max_bytes=max_bytes, wanted=wanted)
+    first = next(records, None)
+    if first is None:
+        return
+    error = first.error
+    if error is not None and error.reason == Reason.TRUNCATED and first.raw.lstrip()[:1] == b"{":
+        first.error = Rejection(
+            error.reason,
+            error.pointer,
+            f"{error.message}; this is a JSON document over several lines, not one object a "
+            "line (an events-store file, /_embedded/events or records, is read with --from "
+            "events)",
+        )
+    yield first
+    yield from records
+
+
 def _tokens(
     path: str, stream: Any, *, max_bytes: int, wanted: Callable[[int], bool] | None
 ) -> Iterator[Record]:
@@ -178,7 +200,7 @@ KINDS: dict[str, Kind] = {
         ),
         Kind(
             "export",
-            _ndjson,
+            _export_lines,
             schemas.SET_CLAIMS,
             lambda _: event_from_export_line,
             line_per_record=True,

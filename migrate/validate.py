@@ -13,6 +13,7 @@ from typing import Any
 
 from adapters import schema_registry as schemas
 from adapters.errors import Rejection
+from adapters.export import array_not_object
 from adapters.set_token import parse_compact
 from migrate.kinds import KIND_NAMES, Kind, converter, kind_of, opened
 from migrate.readers import DEFAULT_MAX_RECORD_BYTES, Record
@@ -88,6 +89,8 @@ INVARIANTS: dict[str, Callable[[Any], list[tuple[str, str]]]] = {"summary": summ
 def _record_problems(
     kind: Kind, value: Any, convert: Callable[[Any], Any] | None
 ) -> list[tuple[str, str]]:
+    if value.__class__ is list and kind.line_per_record:
+        return [("", array_not_object("--as", kind.name))]
     found = [] if kind.schema is None else _schema_problems(kind.schema, value)
     if not found and kind.signed_part is not None:
         token = value

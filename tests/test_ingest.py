@@ -27,8 +27,11 @@ from hypothesis import strategies as st
 from strategies import export_claims as claims
 
 from migrate.cli import cli
+from migrate.errors import ProblemFound
 from migrate.ingest import IngestOptions, IngestReport, ingest_paths, ingest_store
-from migrate.ingest.server import ServerIngester, copy_text_line
+from migrate.ingest.copytext import copy_text_line
+from migrate.ingest.files import sha256_of
+from migrate.ingest.server import ServerIngester
 from migrate.ingest.sqlite import SqliteIngester
 from migrate.kinds import V2Options
 from migrate.store import make_engine, open_store
@@ -145,12 +148,36 @@ def test_same_file_twice_is_skipped_and_force_changes_nothing(db_url: str, tmp_p
     assert snapshot(db_url) == before
 
 
-def test_etag_identifies_a_download_already_loaded(sqlite_url: str, tmp_path: Path) -> None:
+def test_the_ledger_matches_on_content_and_refuses_an_etag_with_other_content(
+    db_url: str, tmp_path: Path
+) -> None:
     first = export_file(tmp_path / "a.ndjson", [1, 2])
-    ingest(sqlite_url, [first], etag='"33a64df5"')
-    # Same ETag, different bytes (say, re-compressed): still the same download.
+    ingest(db_url, [first], etag='"33a64df5"')
+    assert ingest(db_url, [first], etag='"33a64df5"').files[0].already_ingested
+    # Same ETag, other content: refused with both hashes named, and nothing of it loaded.
     other = export_file(tmp_path / "b.ndjson", [1, 2, 3])
-    assert ingest(sqlite_url, [other], etag='"33a64df5"').files[0].already_ingested
+    before = snapshot(db_url)
+    with pytest.raises(ProblemFound) as refused:
+        ingest(db_url, [other], etag='"33a64df5"')
+    assert sha256_of(str(first)) in str(refused.value)
+    assert sha256_of(str(other)) in str(refused.value)
+    assert snapshot(db_url) == before
+    # The same content under another ETag (or none) is the same file.
+    assert ingest(db_url, [first], etag='"other"').files[0].already_ingested
+
+
+def test_etag_names_one_download(sqlite_url: str, tmp_path: Path) -> None:
+    a = export_file(tmp_path / "a.ndjson", [1])
+    b = export_file(tmp_path / "b.ndjson", [2])
+    argv = ["ingest", "--from", "export", str(a), str(b), "--db", sqlite_url, "--etag", '"x"']
+    result = CliRunner().invoke(cli, argv)
+    assert result.exit_code == 2, result.output
+    assert "--etag" in result.stderr
+    result = CliRunner().invoke(cli, [*argv[:3], str(b), "--db", sqlite_url, "--etag", '"x"'])
+    assert result.exit_code == 0
+    result = CliRunner().invoke(cli, [*argv[:4], "--db", sqlite_url, "--etag", '"x"'])
+    assert result.exit_code == 1
+    assert "sha256" in result.stderr
 
 
 @pytest.mark.parametrize(
@@ -343,7 +370,9 @@ def test_any_files_with_repeats_and_overlaps_store_the_distinct_events(
     assert_adds_up(report)
     ledger = {row[0]: row[2:] for row in snapshot(url)["ledger"]}
     for f in report.files:
-        if not f.already_ingested:  # the ledger holds exactly what the run reported
+        if f.empty:  # no ledger row for a file with no records
+            assert f.sha256 not in ledger
+        elif not f.already_ingested:  # the ledger holds exactly what the run reported
             assert ledger[f.sha256] == (
                 "completed",
                 len(files[int(Path(f.path).stem[1:])]),

@@ -77,8 +77,15 @@ def test_no_verify_is_explicit_and_recorded(
 ) -> None:
     tokens = tmp_path / "tokens.txt"
     tokens.write_text(sign(keys.foreign, make_claims(jti="unchecked")) + "\n")
+    # --no-verify is explicit; it overrides the environment's key source, not a --jwks option.
     code, report, _ = _ingest(
-        "--from", "set", str(tokens), "--db", sqlite_url, "--jwks", str(jwks_file), "--no-verify"
+        "--from",
+        "set",
+        str(tokens),
+        "--db",
+        sqlite_url,
+        "--no-verify",
+        env={"WEBHOOKS_MIGRATE_JWKS": str(jwks_file)},
     )
     assert code == 0
     assert report["signatures_verified"] is False
@@ -86,7 +93,7 @@ def test_no_verify_is_explicit_and_recorded(
     assert _stored(sqlite_url) == [("unchecked", False)]
 
 
-def test_without_a_key_source_tokens_are_stored_as_not_verified(
+def test_without_a_key_source_tokens_need_an_explicit_no_verify(
     tmp_path: Path, keys: Keys, sqlite_url: str
 ) -> None:
     tokens = tmp_path / "tokens.txt"
@@ -94,8 +101,13 @@ def test_without_a_key_source_tokens_are_stored_as_not_verified(
     result = CliRunner(env={"WEBHOOKS_MIGRATE_JWKS": ""}).invoke(
         cli, ["ingest", "--from", "set", str(tokens), "--db", sqlite_url]
     )
+    assert result.exit_code == 2
+    assert "--no-verify" in result.stderr
+    result = CliRunner(env={"WEBHOOKS_MIGRATE_JWKS": ""}).invoke(
+        cli, ["ingest", "--from", "set", str(tokens), "--db", sqlite_url, "--no-verify"]
+    )
     assert result.exit_code == 0
-    assert "signatures: NOT verified: no key source is configured" in result.stdout
+    assert "signatures: NOT verified: --no-verify" in result.stdout
     assert _stored(sqlite_url) == [("nokeys", False)]
 
 

@@ -481,7 +481,8 @@ def test_a_broken_token_does_not_swallow_the_next_one(tmp_path: Path) -> None:
 
 
 def test_a_huge_wrapped_token_is_counted_not_held(tmp_path: Path) -> None:
-    wrapped = b"\n".join([b"A" * 1000] * 3000)  # 3 MB over many short lines, no blank line
+    # 3 MB over many short lines, no blank line: one token's start and its continuations.
+    wrapped = b"\n".join([b"eyJ" + b"A" * 997] + [b"A" * 1000] * 2999)
     records = list(read_tokens("f", io.BytesIO(wrapped + b"\n\n" + SEED_TOKEN), max_bytes=65536))
     assert [r.error.reason if r.error else "ok" for r in records] == ["too_large", "ok"]
     assert len(records[0].raw) <= RAW_KEEP_BYTES

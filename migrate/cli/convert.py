@@ -14,11 +14,13 @@ import click
 
 from migrate.cli.base import emit_json, format_option, stderr_is_terminal
 from migrate.cli.options import (
+    allow_empty,
     from_kind,
     input_files,
     make_v2_options,
     max_record_bytes,
     quiet,
+    refuse_empty,
     v2_options,
 )
 from migrate.convert import OutputRefused, RejectedRecord, check_outputs, convert_files
@@ -69,6 +71,7 @@ def _mode_for(path: str) -> int:
 )
 @v2_options
 @max_record_bytes
+@allow_empty
 @quiet
 @format_option("text", "json")
 def convert(
@@ -79,6 +82,7 @@ def convert(
     v2_kind: str | None,
     v2_hash: str | None,
     max_record_bytes: int,
+    allow_empty: bool,
     quiet: bool,
     output_format: str,
 ) -> None:
@@ -122,5 +126,6 @@ def convert(
             )
     else:
         click.echo(counts.summary(), err=True)
+    refuse_empty(counts.read, allow_empty, files)
     if counts.rejected:
         raise ProblemFound(f"{counts.rejected} of {counted(counts.read, 'record')} rejected")

@@ -9,11 +9,18 @@ import click
 
 from migrate.cli.archive import archive_input, archive_options, files_or_source
 from migrate.cli.base import db_option, emit_json, format_option, stderr_is_terminal
-from migrate.cli.options import make_v2_options, max_record_bytes, quiet, v2_options
+from migrate.cli.options import (
+    allow_empty,
+    make_v2_options,
+    max_record_bytes,
+    quiet,
+    refuse_empty,
+    v2_options,
+)
 from migrate.cli.store_ready import require_store
 from migrate.convert import RejectedRecord
 from migrate.defaults import AUDIENCE_ENV, ISSUER_ENV, JWKS_ENV
-from migrate.errors import ProblemFound
+from migrate.errors import ProblemFound, UsageError
 from migrate.ingest import INGEST_KINDS, NO_KEY_SOURCE, IngestOptions, IngestReport, ingest_store
 from migrate.kinds import kind_of
 from migrate.words import counted
@@ -37,22 +44,61 @@ def _verifier(jwks: str, issuer: str | None, audience: str | None) -> Verifier:
         raise click.BadParameter(str(exc), param_hint="--jwks") from exc
 
 
-def _text_report(report: IngestReport) -> None:
+def _key_source(kind: str, jwks: str | None, no_verify: bool) -> str | None:
+    """The JWKS to verify ``kind``'s tokens against; ``None`` with an explicit ``--no-verify``.
+
+    Loading tokens unchecked must be asked for: neither a key source nor ``--no-verify`` is a
+    usage error, and so is ``--jwks`` given with ``--no-verify`` (the environment's key source
+    gives way to an explicit ``--no-verify``).
+    """
+    ctx = click.get_current_context()
+    explicit = ctx.get_parameter_source("jwks") == click.core.ParameterSource.COMMANDLINE
+    if no_verify:
+        if explicit:
+            raise UsageError("--jwks and --no-verify contradict each other: give one of them")
+        return None
+    if not jwks:
+        raise UsageError(
+            f"--from {kind} carries signatures: give --jwks FILE_OR_URL (or set {JWKS_ENV}) to "
+            "verify them, or --no-verify to store them unverified"
+        )
+    return jwks
+
+
+def _counts(
+    read: int, inserted: int, duplicates: int, conflicts: int, rejected: int, *, dry: bool
+) -> str:
+    insert = "would insert" if dry else "inserted"
+    return (
+        f"read {read}, {insert} {inserted}, duplicates {duplicates}, conflicts {conflicts}, "
+        f"rejected {rejected}"
+    )
+
+
+def _text_report(report: IngestReport, *, dry_run: bool) -> None:
     for f in report.files:
         if f.already_ingested:
             click.echo(f"{f.path}: already ingested (sha256 {f.sha256[:12]}…); --force re-reads it")
             continue
         resumed = f" (resumed after line {f.resumed_from_line})" if f.resumed_from_line else ""
-        click.echo(
-            f"{f.path}: read {f.read}, inserted {f.inserted}, duplicates {f.duplicates}, "
-            f"rejected {f.rejected}{resumed}"
-        )
-    click.echo(
-        f"total: read {report.read}, inserted {report.inserted}, "
-        f"duplicates {report.duplicates}, rejected {report.rejected}"
+        counts = _counts(f.read, f.inserted, f.duplicates, f.conflicts, f.rejected, dry=dry_run)
+        click.echo(f"{f.path}: {counts}{resumed}")
+    total = _counts(
+        report.read,
+        report.inserted,
+        report.duplicates,
+        report.conflicts,
+        report.rejected,
+        dry=dry_run,
     )
+    click.echo(f"total: {total}")
     if report.verified is not None:
-        click.echo(f"signatures: {report.signatures}")
+        click.echo(f"signatures: {report.signature_summary()}")
+    if report.unverified_removed:
+        click.echo(
+            f"removed {counted(report.unverified_removed, 'event')} stored with --no-verify "
+            "whose signature this run refused"
+        )
 
 
 @click.command()
@@ -67,8 +113,16 @@ def _text_report(report: IngestReport) -> None:
 )
 @db_option
 @click.option("--no-upgrade", is_flag=True, help="Do not bring the store to the newest revision.")
-@click.option("--etag", help="The download's ETag: a completed file with this ETag is skipped.")
-@click.option("--force", is_flag=True, help="Re-read files already ingested (nothing changes).")
+@click.option(
+    "--etag",
+    help="The download's ETag, kept in the ledger (one FILE only); the ledger matches on "
+    "content, and an ETag seen before with other content is refused.",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Re-read files already ingested and check them against the store; nothing is inserted.",
+)
 @click.option("--dry-run", is_flag=True, help="Read, check and count; write nothing.")
 @click.option(
     "--batch-size",
@@ -93,7 +147,9 @@ def _text_report(report: IngestReport) -> None:
 @click.option("--issuer", envvar=ISSUER_ENV, help="Expected iss of verified tokens.")
 @click.option("--audience", envvar=AUDIENCE_ENV, help="Expected aud of verified tokens.")
 @click.option(
-    "--no-verify", is_flag=True, help="Store set/events tokens without verifying signatures."
+    "--no-verify",
+    is_flag=True,
+    help="Store set/events tokens without verifying signatures (needed without a key source).",
 )
 @click.option(
     "--bulk/--no-bulk",
@@ -102,6 +158,7 @@ def _text_report(report: IngestReport) -> None:
     "when the store has no events and the files add up to 64 MiB or more).",
 )
 @max_record_bytes
+@allow_empty
 @quiet
 @format_option("text", "json")
 def ingest(
@@ -122,6 +179,7 @@ def ingest(
     no_verify: bool,
     max_record_bytes: int,
     bulk: bool | None,
+    allow_empty: bool,
     quiet: bool,
     output_format: str,
     **archive: Any,
@@ -138,8 +196,10 @@ def ingest(
 
     columns, source = archive_input(kind, files, **archive)
     verifier = None
-    if kind_of(kind).carries_tokens and jwks and not no_verify:
-        verifier = _verifier(jwks, issuer, audience)
+    if kind_of(kind).carries_tokens:
+        jwks = _key_source(kind, jwks, no_verify)
+        if jwks is not None:
+            verifier = _verifier(jwks, issuer, audience)
     options = IngestOptions(
         kind=kind,
         verify=None if verifier is None else verifier.verify,
@@ -156,15 +216,30 @@ def ingest(
         source=source,
         bulk=bulk,
     )
+    if etag is not None and len(files) > 1:
+        raise UsageError(f"--etag names one download: give one FILE, not {len(files)}")
     if no_upgrade and not dry_run:
         require_store(db_url)  # "run db upgrade", not "no such table"
     report = ingest_store(db_url, files, options, upgrade=not no_upgrade)
     if output_format == "json":
         emit_json(report.to_json() | {"dry_run": dry_run})
     else:
-        _text_report(report)
-    if report.rejected:
-        raise ProblemFound(f"{report.rejected} of {counted(report.read, 'record')} rejected")
+        _text_report(report, dry_run=dry_run)
+    empty = [f.path for f in report.files if f.empty]
+    if empty:
+        refuse_empty(0, allow_empty, empty)
+    if report.conflicts:
+        click.echo(
+            f"warning: {counted(report.conflicts, 'record')} reuse a stored event_id with a "
+            "different payload (conflict); kept in rejects, the stored events are unchanged",
+            err=True,
+        )
+    if report.rejected or report.conflicts:
+        of = f"of {counted(report.read, 'record')}"
+        problems = [f"{report.rejected} {of} rejected"] if report.rejected else []
+        if report.conflicts:
+            problems.append(f"{report.conflicts} {of} in conflict")
+        raise ProblemFound("; ".join(problems))
 
 
 def _v2(options: V2Options, columns: ColumnMap | None) -> V2Options:

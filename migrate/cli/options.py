@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from migrate.defaults import V2_HASH_ENV
+from migrate.errors import ProblemFound
 from migrate.kinds import INPUT_KINDS, V2Options
 from migrate.readers import DEFAULT_MAX_RECORD_BYTES
 
@@ -64,3 +65,22 @@ def quiet(func: F) -> F:
 
 def make_v2_options(v2_kind: str | None, v2_hash: str | None) -> V2Options:
     return V2Options(kind=v2_kind, expected_hash=v2_hash or None)  # type: ignore[arg-type]
+
+
+def allow_empty(func: F) -> F:
+    return click.option(
+        "--allow-empty",
+        is_flag=True,
+        help="Accept an input with no records (by default a warning and exit 1: an empty "
+        "download must not pass).",
+    )(func)
+
+
+def refuse_empty(records: int, allowed: bool, files: tuple[str, ...] | list[str]) -> None:
+    """Warn about an input with no records and, unless ``allowed``, exit 1."""
+    if records:
+        return
+    names = ", ".join("<stdin>" if f == "-" else f for f in files)
+    click.echo(f"warning: no records in {names}", err=True)
+    if not allowed:
+        raise ProblemFound("no records read (an empty input); --allow-empty accepts it")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from migrate.cli.base import emit_json, format_option
-from migrate.cli.options import input_files, max_record_bytes
+from migrate.cli.options import allow_empty, input_files, max_record_bytes, refuse_empty
 from migrate.errors import ProblemFound
 from migrate.validate import VALIDATE_KINDS, Problem, validate_files
 from migrate.words import counted
@@ -16,13 +16,17 @@ from migrate.words import counted
 @click.option(
     "--as",
     "kind",
+    metavar="KIND",
     required=True,
     type=click.Choice(VALIDATE_KINDS),
     help="What the files hold: v2, set, export, events, summary (a /summary reply), unified.",
 )
 @max_record_bytes
+@allow_empty
 @format_option("text", "json")
-def validate(files: tuple[str, ...], kind: str, max_record_bytes: int, output_format: str) -> None:
+def validate(
+    files: tuple[str, ...], kind: str, max_record_bytes: int, allow_empty: bool, output_format: str
+) -> None:
     """Check FILE... against the JSON Schema for KIND.
 
     Prints each problem as 'file:line: JSON-pointer: message' (text) or a JSON report.
@@ -53,6 +57,7 @@ def validate(files: tuple[str, ...], kind: str, max_record_bytes: int, output_fo
             f"{counted(counts.problems, 'problem')}",
             err=True,
         )
+    refuse_empty(counts.records, allow_empty, files)
     if counts.invalid:
         raise ProblemFound(
             f"{counts.invalid} of {counted(counts.records, 'record')} "

@@ -7,7 +7,7 @@ import sys
 import click
 
 from migrate.cli.base import cli_state, emit_json, format_option
-from migrate.cli.options import max_record_bytes
+from migrate.cli.options import allow_empty, max_record_bytes, refuse_empty
 from migrate.errors import ProblemFound, Unavailable
 from migrate.verify.config import AUDIENCE_ENV, ISSUER_ENV, JWKS_ENV, build_verifier
 from migrate.verify.keys import DEFAULT_COOLDOWN_S, KeyFetchError, KeySourceError
@@ -80,6 +80,7 @@ from migrate.verify.verifier import DEFAULT_MAX_AGE_S, DEFAULT_SKEW_S, Verifier,
     help="Worker processes verifying in parallel.",
 )
 @max_record_bytes
+@allow_empty
 @format_option("text", "json")
 @click.pass_context
 def verify(
@@ -96,6 +97,7 @@ def verify(
     refetch_cooldown: float,
     jobs: int,
     max_record_bytes: int,
+    allow_empty: bool,
     output_format: str,
 ) -> None:
     """Verify the security event tokens in FILE ('-' for stdin, '.gz' accepted).
@@ -135,6 +137,7 @@ def verify(
     sys.stdout.flush()
     if output_format == "json":
         emit_json({"ok": counts.ok, "failed": counts.failed, "results": collected})
+    refuse_empty(counts.ok + counts.failed, allow_empty, (file,))
     if counts.failed:
         raise ProblemFound(counts.summary())
     click.echo(counts.summary(), err=True)

@@ -4,13 +4,13 @@ Exactly-once comes from three mechanisms that work the same on SQLite, PostgreSQ
 
 - Each batch is one insert that skips existing ``event_id``s (``INSERT OR IGNORE`` /
   ``ON CONFLICT DO NOTHING`` / ``INSERT IGNORE``): no per-row round trips, no read-before-write.
-- The ledger (``ingest_files``) knows each file by sha256 (and ETag): a completed file is not read
-  again unless forced, and re-reading it changes nothing.
+- The ledger (``ingest_files``) knows each file by its content (sha256): a completed file is not
+  read again unless forced, and a forced re-read inserts nothing.
 - Each batch commits its events, its rejects and the ledger's resume point together, so a run
   killed at any moment resumes after the last committed line and ends as one clean run would.
 
-Every record read ends as inserted, duplicate or rejected:
-``read = inserted + duplicates + rejected``.
+Every record read ends as inserted, duplicate, conflict (its event_id stored with a different
+payload) or rejected: ``read = inserted + duplicates + conflicts + rejected``.
 
 SQLite stores are written with the standard library alone (``migrate.ingest.sqlite``); the
 others through SQLAlchemy (``migrate.ingest.server``). Importing this package imports neither.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 
@@ -13,8 +14,18 @@ class Batch:
         self.events: dict[str, Any] = {}  # event_id -> encoded row, in-batch duplicates dropped
         self.deliveries: list[dict[str, Any]] = []
         self.rejects: list[dict[str, Any]] = []
+        # Producer side only (emptied before a batch crosses to the writer): each event's
+        # payload, to tell an in-batch duplicate from a conflict, and, when the batch is only
+        # checked against the store (a dry run, a forced re-read), its line.
+        self.payloads: dict[str, Any] = {}
+        self.lines: dict[str, int] = {}
+        self.pointers: dict[str, str] = {}  # event_id -> the record's pointer, where not ""
+        # Tokens this run refused for their signature: event_id -> payload, unverified. An
+        # event stored unverified (--no-verify) with that payload is removed from the store.
+        self.refused: dict[str, Any] = {}
         self.read = 0
         self.in_batch_duplicates = 0
+        self.in_batch_conflicts = 0  # conflict rows among ``rejects``
         self.first_line = 0
         self.last_line = 0
         self.bytes_read = 0
@@ -41,6 +52,20 @@ class Writer(Protocol):
         """Whether the open transaction must commit before another batch joins it."""
 
 
+@dataclass(slots=True)
+class Counts:
+    """What became of a batch's records: ``read = inserted + duplicates + conflicts + rejected``."""
+
+    inserted: int = 0
+    duplicates: int = 0
+    conflicts: int = 0
+    rejected: int = 0
+    conflict_rows: list[dict[str, Any]] = field(default_factory=list)
+    """Reject rows of conflicts found against the store (the batch's own are in its rejects)."""
+    removed: int = 0
+    """Events stored unverified that this batch's run refused for their signature, removed."""
+
+
 class Span:
     """What the open transaction has written: the ledger advances by exactly this on commit."""
 
@@ -52,19 +77,21 @@ class Span:
         self.last_line = 0
         self.read = self.inserted = self.duplicates = self.rejected = self.rows = 0
         self.last_key: str | None = None
+        self.conflicts = 0  # also counted in ``rejected`` (rows in rejects), as the ledger does
         self.started = time.monotonic()
 
     def start(self, first_line: int) -> None:
         self.reset()
         self.first_line = first_line
 
-    def add(self, batch: Batch, inserted: int, converted: int) -> None:
+    def add(self, batch: Batch, counts: Counts) -> None:
         self.last_line = batch.last_line
         self.last_key = batch.last_key
         self.read += batch.read
-        self.inserted += inserted
-        self.duplicates += converted - inserted + batch.in_batch_duplicates
-        self.rejected += len(batch.rejects)
+        self.inserted += counts.inserted
+        self.duplicates += counts.duplicates
+        self.conflicts += counts.conflicts
+        self.rejected += counts.rejected + counts.conflicts
         self.rows += batch.read
 
     def age(self) -> float:

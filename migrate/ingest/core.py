@@ -12,17 +12,20 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
-from adapters.errors import Reason, Rejection
-from adapters.timefmt import format_ms
-from adapters.unified import UnifiedEvent
-from migrate.convert import RejectedRecord
 from migrate.errors import Interrupted
-from migrate.ingest.batch import Batch, Span, Writer
+from migrate.ingest.batch import Batch, Counts, Span, Writer
 from migrate.ingest.files import materialised, sha256_of
+from migrate.ingest.outcomes import (
+    checked_counts,
+    conflict_row,
+    rejected_record,
+    written_counts,
+)
+from migrate.ingest.preparing import BatchMaker
 from migrate.ingest.producers import Interleaved, ProcessProducer, ThreadProducer
 from migrate.ingest.reports import (
     BATCH,
@@ -37,16 +40,15 @@ from migrate.ingest.reports import (
     IngestReport,
     LedgerRow,
 )
-from migrate.kinds import converter, kind_of, opened
+from migrate.kinds import kind_of
 from migrate.progress import Progress
-from migrate.readers import Record, display_name
-from migrate.store.writes import delivery_row, event_values, reject_row
+from migrate.readers import display_name
 
 Store = TypeVar("Store")
 """What a backend's ingester writes through (a SQLAlchemy connection, a sqlite3 connection)."""
 
 
-class Ingester(Generic[Store]):
+class Ingester(BatchMaker, Generic[Store]):
     """Loads files of one kind into one store; subclasses say how the store is written.
 
     Producers (child processes or a thread) read, parse, validate, convert and encode batches
@@ -79,6 +81,10 @@ class Ingester(Generic[Store]):
         self.signatures = NOT_APPLICABLE
         self.committed_line = 0
         """The last line of the file being loaded whose transaction has committed."""
+        self.checking = options.dry_run
+        """Records are only checked against the store (a dry run, a forced re-read): nothing is
+        inserted, and a forced re-read only upgrades events this run verified."""
+        self._name = ""  # the file being loaded, as reports name it
         self.resume_key: str | None = None  # a database source: the key at committed_line
         if self.tokens:
             self.verified = options.verify is not None
@@ -95,6 +101,10 @@ class Ingester(Generic[Store]):
     def _complete_file(self, file_id: int) -> None:
         raise NotImplementedError
 
+    def _forget_file(self, file_id: int) -> None:
+        """Remove the ledger row of a file that held no records (nothing refers to it)."""
+        raise NotImplementedError
+
     def _loading(self) -> contextlib.AbstractContextManager[Store]:
         """The connection one file is loaded through, with the writer open on it."""
         raise NotImplementedError
@@ -108,146 +118,53 @@ class Ingester(Generic[Store]):
     def _in_transaction(self, conn: Store) -> bool:
         raise NotImplementedError
 
-    def _write_rows(self, conn: Store, batch: Batch, file_id: int | None, *, recount: bool) -> int:
-        """Insert the batch's events (skipping stored ones), deliveries and rejects; return
-        how many events were inserted. Events seen before in another file get a re-sighting."""
+    def _write_rows(
+        self, conn: Store, batch: Batch, file_id: int | None, *, recount: bool
+    ) -> Counts:
+        """Insert the batch's events (skipping stored ones), deliveries and rejects; say what
+        became of them (see :meth:`_counts`). A stored event_id with another payload is a
+        conflict, kept in rejects; events seen before in another file get a re-sighting; events
+        this run verified that were stored unverified are upgraded."""
         raise NotImplementedError
+
+    def _stored(self, conn: Store, ids: list[str]) -> dict[str, tuple[Any, bool | None]]:
+        """Read only: ``event_id -> (payload, signature_verified)`` of those of ``ids`` stored."""
+        raise NotImplementedError
+
+    def _upgrade(self, conn: Store, ids: list[str]) -> None:
+        """Mark stored events ``ids`` verified (a forced re-read verified them), committed."""
+        raise NotImplementedError
+
+    def _delete_events(self, conn: Store, ids: list[str]) -> None:
+        """Delete stored events ``ids`` and their deliveries, in the open transaction."""
+        raise NotImplementedError
+
+    def _remove_refused(self, conn: Store, batch: Batch) -> int:
+        """Remove events stored unverified (``signature_verified`` false: ``--no-verify``)
+        whose token, same payload, this run refused for its signature; return how many.
+
+        Never an event stored verified, or never checked (NULL: an export line says the
+        event is Identity Cloud's), nor one whose stored payload differs."""
+        if not batch.refused:
+            return 0
+        stored = self._stored(conn, list(batch.refused))
+        victims = [
+            key
+            for key, (payload, verified) in stored.items()
+            if verified is False and payload == batch.refused[key]
+        ]
+        if victims:
+            self._delete_events(conn, victims)
+        return len(victims)
 
     def _advance_ledger(self, conn: Store, span: Span, file_id: int, now: datetime) -> None:
         """Move the resume point over the span, in its transaction; conditional on the resume
         point, so that two processes racing over the same lines count them once."""
         raise NotImplementedError
 
-    def _count_new(self, conn: Store, ids: list[str]) -> int:
-        """Dry run: how many of ``ids`` the store does not have yet (read only)."""
-        raise NotImplementedError
-
     def _producer_processes(self) -> int:
         """Child processes that prepare batches (0: a thread does)."""
         return 0
-
-    # -- conversion ---------------------------------------------------------------------------
-
-    def _converter(self) -> Callable[[Any], UnifiedEvent]:
-        verify, verifying = self.options.verify, self.kind.verifying
-        if verify is None or verifying is None:
-            return converter(self.kind.name, self.options.v2)
-        return verifying(verify)
-
-    def _batches(
-        self,
-        local: str,
-        name: str,
-        file_id: int | None,
-        resume_after: int,
-        share: tuple[int, int] = (0, 1),
-    ) -> Iterator[Batch]:
-        """Batches of records after line ``resume_after``, ready to write (producer side).
-
-        With ``share = (k, n)`` this producer prepares only every n-th batch, starting with the
-        k-th; the others it reads past, counting records so that its batch boundaries are the
-        same as those of the producers preparing them.
-        """
-        mine, producers = share
-        index = 0
-        batch = Batch()
-        now = format_ms(datetime.now(UTC))
-        size = self.batch_size
-
-        def wanted(line: int) -> bool:
-            # Asked before a line's record is parsed (line-delimited kinds only), once the
-            # records before it are in their batches: with one record per line, it opens the
-            # next batch exactly when the current one is full. Lines already committed and
-            # other producers' lines are read past without parsing.
-            upcoming = index + 1 if batch.read >= size else index
-            return line > resume_after and upcoming % producers == mine
-
-        skip = wanted if self.kind.line_per_record else None
-        with self._records(local, name, resume_after, skip) as (records, counter):
-            for record in records:
-                if record.line <= resume_after:
-                    continue
-                if batch.read >= size and record.line != batch.last_line:
-                    if index % producers == mine:
-                        batch.bytes_read = counter.consumed
-                        yield self._prepared(batch)
-                    batch, now = Batch(), format_ms(datetime.now(UTC))
-                    index += 1
-                if index % producers == mine:
-                    self._add(batch, record, file_id, now)
-                else:  # another producer's: only what decides where the batch ends
-                    batch.read += 1
-                    batch.last_line = record.line
-            batch.bytes_read = counter.consumed
-        if batch.read and index % producers == mine:
-            yield self._prepared(batch)
-
-    @contextlib.contextmanager
-    def _records(
-        self, local: str, name: str, resume_after: int, skip: Callable[[int], bool] | None
-    ) -> Iterator[tuple[Iterator[Record], Any]]:
-        """A file's records and its byte counter, or the source's rows after the last commit."""
-        if self.options.source is not None:
-            key = self.resume_key if resume_after else None
-            with self.options.source.records(key, resume_after + 1) as rows:
-                yield rows
-            return
-        with opened(local) as (stream, counter):
-            records = self.kind.read(name, stream, max_bytes=self.options.max_bytes, wanted=skip)
-            yield records, counter
-
-    def _prepared(self, batch: Batch) -> Batch:
-        if not self.options.dry_run:
-            self.writer.prepare(batch)
-        return batch
-
-    def _add(self, batch: Batch, record: Record, file_id: int | None, now: str) -> None:
-        if not batch.read:
-            batch.first_line = record.line
-        batch.read += 1
-        batch.last_line = record.line
-        batch.last_key = record.key
-        rejection = record.error
-        if rejection is None:
-            try:
-                event = self.convert(record.value)
-                # JSON must escape U+0000, so a record without "\u0000" cannot hold one; a
-                # token's claims are base64 in the record, so their decoded form is looked into.
-                if (b"\\u0000" in record.raw and _contains_nul(record.value)) or (
-                    self.tokens and _contains_nul(event.payload)
-                ):
-                    raise Rejection(
-                        Reason.SCHEMA,
-                        "",
-                        "contains U+0000, which PostgreSQL cannot store (refused on every backend)",
-                    )
-                values = event_values(
-                    event, verified=self.verified, file_id=file_id, line=record.line, now=now
-                )
-                row = self.writer.encode(values)
-            except Rejection as exc:
-                rejection = exc
-            else:
-                if event.event_id in batch.events:
-                    batch.in_batch_duplicates += 1
-                    return
-                batch.events[event.event_id] = row
-                if event.delivery is not None:
-                    batch.deliveries.append(delivery_row(event, now))
-                return
-        rejected = RejectedRecord.of(record, rejection)
-        batch.rejects.append(
-            reject_row(
-                file_id=file_id,
-                path=rejected.path,
-                line=rejected.line,
-                pointer=rejected.pointer,
-                reason=rejected.reason,
-                message=rejected.message,
-                raw=rejected.raw,
-                now=now,
-            )
-        )
 
     # -- loading ------------------------------------------------------------------------------
 
@@ -268,21 +185,29 @@ class Ingester(Generic[Store]):
 
     def _ingest_input(self, local: str, name: str, sha: str) -> FileReport:
         """Load one input (a file at ``local``, or the source) known to the ledger as ``sha``."""
+        self._name = name
         if self.options.dry_run:
             return self._load(local, name, FileReport(name, sha), None, 0, recount=True)
         row = self._open_ledger(name, sha)
         if row.status == COMPLETED:
             if not self.options.force:
                 return FileReport(name, sha, already_ingested=True)
-            # Forced re-read: count, insert nothing new, leave the ledger as it was.
-            return self._load(local, name, FileReport(name, sha), row.id, 0, recount=True)
+            # Forced re-read: count and check against the store; insert nothing (what the
+            # ledger's run did not store stays out), leave the ledger as it was.
+            self.checking = True
+            try:
+                report = FileReport(name, sha)
+                return self._load(local, name, report, row.id, 0, recount=True)
+            finally:
+                self.checking = False
         report = FileReport(
             name,
             sha,
             read=row.read,
             inserted=row.inserted,
             duplicates=row.duplicates,
-            rejected=row.rejected,
+            conflicts=row.conflicts,
+            rejected=row.rejected - row.conflicts,
             resumed_from_line=row.last_line,
         )
         self.committed_line = row.last_line
@@ -295,7 +220,10 @@ class Ingester(Generic[Store]):
             with contextlib.suppress(Exception):
                 self.committed_line = self._open_ledger(name, sha).last_line
             raise Interrupted(self._interrupted(name)) from None
-        self._complete_file(row.id)
+        if report.read:
+            self._complete_file(row.id)
+        else:  # nothing was read: no ledger row for nothing
+            self._forget_file(row.id)
         return report
 
     def _interrupted(self, name: str) -> str:
@@ -330,12 +258,17 @@ class Ingester(Generic[Store]):
                         # stderr is a copy, and its order would interleave with ours.
                         if self.options.on_reject is not None:
                             for reject in batch.rejects:
-                                self.options.on_reject(_rejected_record(reject))
+                                self.options.on_reject(rejected_record(reject))
                         counts = self._write_batch(conn, batch, file_id, recount=recount, span=span)
+                        if self.options.on_reject is not None:
+                            for reject in counts.conflict_rows:
+                                self.options.on_reject(rejected_record(reject))
                         report.read += batch.read
-                        report.inserted += counts[0]
-                        report.duplicates += counts[1]
-                        report.rejected += len(batch.rejects)
+                        report.inserted += counts.inserted
+                        report.duplicates += counts.duplicates
+                        report.conflicts += counts.conflicts
+                        report.rejected += counts.rejected
+                        report.unverified_removed += counts.removed
                         progress.update(report.read, batch.bytes_read)
                     self._commit_span(conn, span, file_id, recount=recount)
                 finally:
@@ -357,7 +290,7 @@ class Ingester(Generic[Store]):
         count = self._producer_processes()
         if self.options.source is not None:  # each producer would read the whole source
             count = min(count, 1)
-        if count and not self.options.dry_run and ProcessProducer.available():
+        if count and not self.checking and ProcessProducer.available():
             return Interleaved(
                 [
                     ProcessProducer(
@@ -378,41 +311,74 @@ class Ingester(Generic[Store]):
         *,
         recount: bool,
         span: Span,
-    ) -> tuple[int, int]:
-        """Write one batch; return ``(inserted, duplicates)``.
+    ) -> Counts:
+        """Write one batch; say what became of its records.
 
         With spans, several batches share one transaction, committed every ``commit_rows``
         records or ``SPAN_SECONDS``: each commit rewrites every index page the span touched,
         and random event ids touch nearly all of them, so fewer, larger commits more than
         double the insert rate. Otherwise each batch commits alone (``_write_alone``).
         """
-        converted = len(batch.events)
-        if self.options.dry_run:
-            inserted = self._count_new(conn, list(batch.events))
-            return inserted, converted - inserted + batch.in_batch_duplicates
+        if self.checking:
+            return self._check_batch(conn, batch, file_id)
         if self.span_rows:
             if not span.read:  # the first batch of a new transaction
                 if not self._in_transaction(conn):
                     self._begin(conn)
                 span.start(batch.first_line)
-            inserted = self._write_rows(conn, batch, file_id, recount=recount)
-            span.add(batch, inserted, converted)
+            counts = self._write_rows(conn, batch, file_id, recount=recount)
+            span.add(batch, counts)
             if span.rows >= self.span_rows or span.age() >= SPAN_SECONDS or self.writer.full():
                 self._commit_span(conn, span, file_id, recount=recount)
-        else:
-            inserted = self._write_alone(conn, batch, file_id, recount=recount, span=span)
-        return inserted, converted - inserted + batch.in_batch_duplicates
+            return counts
+        return self._write_alone(conn, batch, file_id, recount=recount, span=span)
 
     def _write_alone(
         self, conn: Store, batch: Batch, file_id: int | None, *, recount: bool, span: Span
-    ) -> int:
+    ) -> Counts:
         """One batch in a transaction of its own, with its ledger advance."""
         self._begin(conn)
         span.start(batch.first_line)
-        inserted = self._write_rows(conn, batch, file_id, recount=recount)
-        span.add(batch, inserted, len(batch.events))
+        counts = self._write_rows(conn, batch, file_id, recount=recount)
+        span.add(batch, counts)
         self._commit_span(conn, span, file_id, recount=recount)
-        return inserted
+        return counts
+
+    def _counts(self, batch: Batch, inserted: int, conflict_rows: list[dict[str, Any]]) -> Counts:
+        return written_counts(batch, inserted, conflict_rows)
+
+    def _conflict_row(
+        self, key: str, line: int, file_id: int | None, raw: str, pointer: str = ""
+    ) -> dict[str, Any]:
+        return conflict_row(self._name, key, line, file_id, raw, pointer)
+
+    def _check_batch(self, conn: Store, batch: Batch, file_id: int | None) -> Counts:
+        """A dry run's or forced re-read's batch: compared with the store, never inserted (see
+        :func:`migrate.ingest.outcomes.checked_counts`); a forced re-read that verified
+        signatures upgrades the events it verified that are stored unverified."""
+        ids = list(batch.events)
+        stored = self._stored(conn, ids) if ids else {}
+        counts, upgrade = checked_counts(
+            batch,
+            stored,
+            file_id,
+            self._name,
+            dry_run=self.options.dry_run,
+            verified=bool(self.tokens and self.verified),
+        )
+        if upgrade and not self.options.dry_run:
+            self._upgrade(conn, upgrade)
+        if batch.refused and not self.options.dry_run:
+            counts.removed = self._remove_alone(conn, batch)
+        return counts
+
+    def _remove_alone(self, conn: Store, batch: Batch) -> int:
+        """:meth:`_remove_refused` in a transaction of its own (a forced re-read)."""
+        if not self._in_transaction(conn):  # reads may have begun one (SQLAlchemy autobegins)
+            self._begin(conn)
+        removed = self._remove_refused(conn, batch)
+        self._commit(conn)
+        return removed
 
     def _commit_span(
         self,
@@ -433,20 +399,3 @@ class Ingester(Generic[Store]):
             if advanced:
                 self.committed_line = span.last_line
         span.reset()
-
-
-def _rejected_record(row: dict[str, Any]) -> RejectedRecord:
-    return RejectedRecord(
-        row["path"], row["line"], row["pointer"], row["reason"], row["message"], row["raw"]
-    )
-
-
-def _contains_nul(value: Any) -> bool:
-    """Whether a string anywhere in ``value`` (keys included) holds U+0000."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_contains_nul(k) or _contains_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_contains_nul(v) for v in value)
-    return False

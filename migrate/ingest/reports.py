@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from migrate.convert import RejectedRecord
+from migrate.errors import ProblemFound
 from migrate.kinds import INGEST_KINDS as INGEST_KINDS
 from migrate.kinds import TokenCheck, V2Options
 from migrate.readers import DEFAULT_MAX_RECORD_BYTES
@@ -64,9 +65,19 @@ class FileReport:
     read: int = 0
     inserted: int = 0
     duplicates: int = 0
+    conflicts: int = 0
+    """Records whose event_id is stored with a different payload (kept in rejects)."""
     rejected: int = 0
     already_ingested: bool = False
     resumed_from_line: int = 0
+    unverified_removed: int = 0
+    """Events stored unverified (``--no-verify``) that this run refused for their signature
+    and removed from the store."""
+
+    @property
+    def empty(self) -> bool:
+        """The file held no records (it gets no ledger row)."""
+        return self.read == 0 and not self.already_ingested
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -75,9 +86,11 @@ class FileReport:
             "read": self.read,
             "inserted": self.inserted,
             "duplicates": self.duplicates,
+            "conflicts": self.conflicts,
             "rejected": self.rejected,
             "already_ingested": self.already_ingested,
             "resumed_from_line": self.resumed_from_line,
+            "unverified_removed": self.unverified_removed,
         }
 
 
@@ -102,8 +115,25 @@ class IngestReport:
         return sum(f.duplicates for f in self.files)
 
     @property
+    def conflicts(self) -> int:
+        return sum(f.conflicts for f in self.files)
+
+    @property
     def rejected(self) -> int:
         return sum(f.rejected for f in self.files)
+
+    @property
+    def unverified_removed(self) -> int:
+        return sum(f.unverified_removed for f in self.files)
+
+    def signature_summary(self) -> str:
+        """What was done about signatures; when checked, how many tokens passed and how many
+        were refused (for their signature or otherwise: see the rejects), never a bare
+        "verified" for a run whose every token was refused."""
+        if self.verified is not True:
+            return self.signatures
+        passed = self.inserted + self.duplicates + self.conflicts
+        return f"checked against the keys: {passed} verified, {self.rejected} refused"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -111,9 +141,11 @@ class IngestReport:
             "read": self.read,
             "inserted": self.inserted,
             "duplicates": self.duplicates,
+            "conflicts": self.conflicts,
             "rejected": self.rejected,
+            "unverified_removed": self.unverified_removed,
             "signatures_verified": self.verified,
-            "signatures": self.signatures,
+            "signatures": self.signature_summary(),
         }
 
 
@@ -128,5 +160,18 @@ class LedgerRow:
     inserted: int
     duplicates: int
     rejected: int
+    """Rows this file put in rejects, conflicts included (``conflicts`` of them)."""
+    conflicts: int = 0
     resume_key: str | None = None
     """A database source: the key of the last committed row (``migrate.archive.keys``)."""
+
+
+def check_etag(path: str, etag: str, sha: str, others: list[str]) -> None:
+    """Refuse a file whose ``--etag`` the ledger knows from different content (``others``: the
+    sha256 of those files): the ledger matches on content, and an ETag that came back with other
+    content means one of the downloads is not what it claims to be."""
+    if others:
+        raise ProblemFound(
+            f"{path}: ETag {etag} was ingested before as content sha256 {others[0]}, but this "
+            f"file's sha256 is {sha}; refused (check the download, or drop --etag)"
+        )

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
+from adapters.errors import Reason
 from adapters.jsontext import json_text
-from migrate.ingest.batch import Batch, Span, sorted_rows
+from migrate.ingest.batch import Batch, Counts, Span, sorted_rows
+from migrate.ingest.copytext import copy_text_line
 from migrate.ingest.core import Ingester
-from migrate.ingest.reports import COMPLETED, INCOMPLETE, IngestOptions, LedgerRow
+from migrate.ingest.reports import COMPLETED, INCOMPLETE, IngestOptions, LedgerRow, check_etag
 from migrate.store.engine import unavailable
 from migrate.store.models import Base
 from migrate.store.writes import (
@@ -30,6 +32,9 @@ from migrate.store.writes import (
     insert_ignoring_conflicts,
     insert_rejects,
 )
+
+Differing = tuple[str, int, str]
+"""A batch's row whose event_id is stored with another payload: id, line, its payload's text."""
 
 
 def _tables() -> tuple[sa.Table, sa.Table]:
@@ -61,6 +66,7 @@ class _CoreWriter(_InMemoryRows):
     """Events insert through SQLAlchemy Core: PostgreSQL and MariaDB (multi-row statements)."""
 
     def __init__(self, engine: sa.Engine, table: sa.Table) -> None:
+        self.table = table
         statement = insert_ignoring_conflicts(engine, table)
         # Batched executemany reports no rowcount on psycopg; rows that were really inserted
         # come back through RETURNING where the backend has it (MySQL proper does not, but
@@ -71,12 +77,27 @@ class _CoreWriter(_InMemoryRows):
     def encode(self, values: list[Any]) -> Any:
         return core_event(values)
 
-    def insert(self, conn: sa.Connection, batch: Batch) -> int:
+    def insert(self, conn: sa.Connection, batch: Batch) -> tuple[int, list[Differing]]:
+        """Insert the batch; ``(inserted, rows whose event_id is stored with another payload)``."""
         rows = sorted_rows(batch)
         if not rows:
-            return 0
+            return 0, []
         result = conn.execute(self.statement, rows)
-        return len(result.all()) if self.returning else result.rowcount
+        inserted = len(result.all()) if self.returning else result.rowcount
+        if inserted == len(rows):
+            return inserted, []
+        events = self.table
+        query = sa.select(events.c.event_id, events.c.payload).where(
+            events.c.event_id.in_([r["event_id"] for r in rows])
+        )
+        stored = dict(conn.execute(query).all())
+        return inserted, [
+            (r["event_id"], r["first_line"], json_text(r["payload"]))
+            for r in rows
+            if r["source"] != "v2"
+            and r["event_id"] in stored
+            and stored[r["event_id"]] != r["payload"]
+        ]
 
 
 class _PostgresWriter(_InMemoryRows):
@@ -108,6 +129,11 @@ class _PostgresWriter(_InMemoryRows):
             "ON CONFLICT (event_id) DO NOTHING"
         )
         self.clear = f"TRUNCATE {self.STAGE}"
+        self.conflicts = (
+            f"SELECT s.event_id, s.first_line, s.payload::text FROM {self.STAGE} s "  # noqa: S608
+            f"JOIN {table.name} e ON e.event_id = s.event_id WHERE s.payload <> e.payload "
+            "AND s.source <> 'v2'"
+        )
         self.copy_events = f"COPY {table.name} ({columns}) FROM STDIN"
         self.direct_in = 0  # batches to go before trying a direct COPY again
         import psycopg  # this writer is chosen only for the psycopg driver
@@ -127,23 +153,28 @@ class _PostgresWriter(_InMemoryRows):
         batch.copy_data = "".join([copy_text_line(row) for row in sorted_rows(batch)]).encode()
         batch.events = dict.fromkeys(batch.events)
 
-    def insert(self, conn: sa.Connection, batch: Batch) -> int:
+    def insert(self, conn: sa.Connection, batch: Batch) -> tuple[int, list[Differing]]:
+        """Insert the batch; ``(inserted, rows whose event_id is stored with another payload)``."""
         if not batch.events:
-            return 0
+            return 0, []
         driver = conn.connection.driver_connection
         assert driver is not None
+        differing: list[Differing] = []
         with driver.cursor() as cursor:
             if self.direct_in:
                 self.direct_in -= 1
             elif self._copy_direct(cursor, batch):
-                return len(batch.events)
+                return len(batch.events), []
             cursor.execute(self.create)
             with cursor.copy(self.copy) as copy:
                 copy.write(batch.copy_data)
             cursor.execute(self.merge)
             inserted = int(cursor.rowcount)
+            if inserted < len(batch.events):
+                cursor.execute(self.conflicts)  # jsonb equality: key order does not matter
+                differing = [(key, line, text) for key, line, text in cursor.fetchall()]
             cursor.execute(self.clear)
-        return inserted
+        return inserted, differing
 
     def _copy_direct(self, cursor: Any, batch: Batch) -> bool:
         """``COPY`` straight into events, if no row of the batch is stored yet.
@@ -164,39 +195,6 @@ class _PostgresWriter(_InMemoryRows):
             return False
         cursor.execute("RELEASE SAVEPOINT webhooks_migrate_copy")
         return True
-
-
-def copy_text_line(row: Sequence[Any]) -> str:
-    """One row in PostgreSQL's ``COPY … FROM STDIN`` text format, newline included.
-
-    Only backslash, tab, newline and carriage return mean something inside a value in this
-    format; they are rare in events, so a row's text is looked through once and escaped value by
-    value only when one of them is there.
-    """
-    text = "".join([v for v in row if v.__class__ is str])
-    plain = not ("\\" in text or "\t" in text or "\n" in text or "\r" in text)
-    return "\t".join([_copy_value(v, plain) for v in row]) + "\n"
-
-
-def _copy_value(value: Any, plain: bool) -> str:
-    if value.__class__ is str:
-        if plain:
-            return value
-        return (
-            value.replace("\\", "\\\\")
-            .replace("\t", "\\t")
-            .replace("\n", "\\n")
-            .replace("\r", "\\r")
-        )
-    if value is None:
-        return "\\N"
-    if value is True:
-        return "t"
-    if value is False:
-        return "f"
-    if isinstance(value, int):
-        return str(value)
-    raise TypeError(f"no COPY text form for {type(value).__name__}")
 
 
 class ServerIngester(Ingester[sa.Connection]):
@@ -222,21 +220,33 @@ class ServerIngester(Ingester[sa.Connection]):
     # -- the ledger ---------------------------------------------------------------------------
 
     def _ledger_row(self, conn: sa.Connection, sha: str) -> LedgerRow | None:
+        """The file's row, matched on content (sha256 and kind), with its conflicts counted."""
         files = self.files
         query = sa.select(files).where(files.c.sha256 == sha, files.c.kind == self.options.kind)
         row = conn.execute(query).first()
-        if row is None and self.options.etag:
-            query = sa.select(files).where(
-                files.c.etag == self.options.etag,
-                files.c.kind == self.options.kind,
-                files.c.status == COMPLETED,
-            )
-            row = conn.execute(query).first()
-        return None if row is None else _ledger_of(row)
+        if row is None:
+            return None
+        rejects = Base.metadata.tables["rejects"]
+        conflicts = conn.execute(
+            sa.select(sa.func.count())
+            .select_from(rejects)
+            .where(rejects.c.file_id == row.id, rejects.c.reason == str(Reason.CONFLICT))
+        ).scalar_one()
+        return _ledger_of(row, int(conflicts))
 
     def _open_ledger(self, path: str, sha: str) -> LedgerRow:
         now = datetime.now(UTC)
         with self.engine.begin() as conn:
+            if self.options.etag:
+                files = self.files
+                others = conn.execute(
+                    sa.select(files.c.sha256).where(
+                        files.c.etag == self.options.etag,
+                        files.c.kind == self.options.kind,
+                        files.c.sha256 != sha,
+                    )
+                ).scalars()
+                check_etag(path, self.options.etag, sha, list(others))
             row = self._ledger_row(conn, sha)
             if row is not None:
                 return row
@@ -275,6 +285,11 @@ class ServerIngester(Ingester[sa.Connection]):
                 .values(status=COMPLETED, completed_at=now, updated_at=now)
             )
 
+    def _forget_file(self, file_id: int) -> None:
+        with self.engine.begin() as conn:
+            files = self.files
+            conn.execute(sa.delete(files).where(files.c.id == file_id, files.c.read == 0))
+
     # -- loading ------------------------------------------------------------------------------
 
     @contextlib.contextmanager
@@ -293,17 +308,17 @@ class ServerIngester(Ingester[sa.Connection]):
 
     def _write_alone(
         self, conn: sa.Connection, batch: Batch, file_id: int | None, *, recount: bool, span: Span
-    ) -> int:
+    ) -> Counts:
         for attempt in range(5):
             try:
                 with conn.begin():
                     span.start(batch.first_line)
-                    inserted = self._write_rows(conn, batch, file_id, recount=recount)
-                    span.add(batch, inserted, len(batch.events))
+                    counts = self._write_rows(conn, batch, file_id, recount=recount)
+                    span.add(batch, counts)
                     self._commit_span(conn, span, file_id, recount=recount, commit=False)
                 if file_id is not None and not recount:
                     self.committed_line = batch.last_line
-                return inserted
+                return counts
             except sa.exc.OperationalError as exc:
                 # Concurrent ingests of one file can deadlock on MariaDB; the batch is
                 # idempotent, so it is simply retried. Anything else is the caller's to see.
@@ -316,13 +331,64 @@ class ServerIngester(Ingester[sa.Connection]):
 
     def _write_rows(
         self, conn: sa.Connection, batch: Batch, file_id: int | None, *, recount: bool
-    ) -> int:
-        inserted = self.writer.insert(conn, batch)
-        if inserted < len(batch.events) and file_id is not None and not recount:
-            core_resight(conn, list(batch.events), file_id)
-        insert_deliveries(conn, batch.deliveries)
-        insert_rejects(conn, batch.rejects)
-        return inserted
+    ) -> Counts:
+        inserted, differing = self.writer.insert(conn, batch)
+        conflict_rows: list[dict[str, Any]] = []
+        deliveries = batch.deliveries
+        if inserted < len(batch.events):
+            conflict_rows = [
+                self._conflict_row(key, line, file_id, new, batch.pointers.get(key, ""))
+                for key, line, new in differing
+            ]
+            excluded = {key for key, _, _ in differing}
+            seen = [key for key in batch.events if key not in excluded]
+            if file_id is not None and not recount:
+                core_resight(conn, seen, file_id)
+            if self.tokens and self.verified:
+                self._upgrade_in(conn, seen)
+            if excluded:
+                deliveries = [d for d in deliveries if d["event_id"] not in excluded]
+        insert_deliveries(conn, deliveries)
+        insert_rejects(conn, batch.rejects + conflict_rows)
+        counts = self._counts(batch, inserted, conflict_rows)
+        counts.removed = self._remove_refused(conn, batch)
+        return counts
+
+    def _upgrade_in(self, conn: sa.Connection, ids: list[str]) -> None:
+        events = self.events
+        conn.execute(
+            sa.update(events)
+            .where(
+                events.c.event_id.in_(ids),
+                sa.or_(
+                    events.c.signature_verified.is_(None),
+                    events.c.signature_verified == sa.false(),
+                ),
+            )
+            .values(signature_verified=True)
+        )
+
+    def _stored(self, conn: sa.Connection, ids: list[str]) -> dict[str, tuple[Any, bool | None]]:
+        if not ids or not sa.inspect(conn).has_table("events"):
+            return {}
+        events = self.events
+        query = sa.select(events.c.event_id, events.c.payload, events.c.signature_verified)
+        stored: dict[str, tuple[Any, bool | None]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            for key, payload, verified in conn.execute(query.where(events.c.event_id.in_(chunk))):
+                stored[key] = (payload, None if verified is None else bool(verified))
+        return stored
+
+    def _delete_events(self, conn: sa.Connection, ids: list[str]) -> None:
+        deliveries = Base.metadata.tables["deliveries"]
+        conn.execute(sa.delete(deliveries).where(deliveries.c.event_id.in_(ids)))
+        conn.execute(sa.delete(self.events).where(self.events.c.event_id.in_(ids)))
+
+    def _upgrade(self, conn: sa.Connection, ids: list[str]) -> None:
+        # Reading what is stored has begun a transaction already (SQLAlchemy autobegins).
+        self._upgrade_in(conn, ids)
+        conn.commit()
 
     def _advance_ledger(self, conn: sa.Connection, span: Span, file_id: int, now: datetime) -> None:
         files = self.files
@@ -342,21 +408,8 @@ class ServerIngester(Ingester[sa.Connection]):
             )
         )
 
-    def _count_new(self, conn: sa.Connection, ids: list[str]) -> int:
-        """Dry run: how many of ``ids`` the store does not have yet (read only)."""
-        if not ids:
-            return 0
-        if not sa.inspect(conn).has_table("events"):
-            return len(ids)
-        existing = conn.execute(
-            sa.select(sa.func.count())
-            .select_from(self.events)
-            .where(self.events.c.event_id.in_(ids))
-        ).scalar_one()
-        return len(ids) - int(existing)
 
-
-def _ledger_of(row: Any) -> LedgerRow:
+def _ledger_of(row: Any, conflicts: int) -> LedgerRow:
     return LedgerRow(
         row.id,
         row.status,
@@ -365,6 +418,7 @@ def _ledger_of(row: Any) -> LedgerRow:
         row.inserted,
         row.duplicates,
         row.rejected,
+        conflicts,
         row.resume_key,
     )
 

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import sqlite3
-import tempfile
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from migrate.ingest.batch import Batch, Span, sorted_rows
+import orjson
+
+from adapters.errors import Reason
+from migrate.ingest.batch import Batch, Counts, Span
 from migrate.ingest.core import Ingester
 from migrate.ingest.reports import (
     COMPLETED,
@@ -27,7 +28,9 @@ from migrate.ingest.reports import (
     IngestOptions,
     IngestReport,
     LedgerRow,
+    check_etag,
 )
+from migrate.ingest.sqlite_writer import SqliteWriter
 from migrate.store.sqlite_native import (
     connect,
     connect_read_only,
@@ -36,12 +39,10 @@ from migrate.store.sqlite_native import (
     stored_time,
 )
 from migrate.store.writes import (
-    EVENT_COLUMNS,
     SQLITE_CHUNK,
     SQLITE_RESIGHT,
     insert_deliveries,
     insert_rejects,
-    sqlite_event,
     sqlite_insert,
 )
 
@@ -52,9 +53,8 @@ if TYPE_CHECKING:
 # Ingester._write_batch): together they decide how often index pages are rewritten.
 SQLITE_CACHE_KIB = 16 * 1024
 SQLITE_DEFAULT_CACHE_KIB = 2000  # SQLite's own default (-2000)
-STAGE_CACHE_KIB = 256
-STAGE_PREFIX = "webhooks-migrate-stage-"
 
+CONFLICT = str(Reason.CONFLICT)
 _LEDGER_COLUMNS = "id, status, last_line, read, inserted, duplicates, rejected, resume_key"
 INSERT_FILE = sqlite_insert(
     "ingest_files",
@@ -76,127 +76,24 @@ INSERT_FILE = sqlite_insert(
 # Events seen before in another file (not rows this batch just inserted) get a re-sighting;
 # the batch's ids are read from its staging table, still attached.
 RESIGHT_STAGED = SQLITE_RESIGHT.format(ids="SELECT event_id FROM {schema}.rows")
+# Rows of a batch (staged, still attached) whose stored event has a different payload text.
+CONFLICTS_STAGED = (
+    "SELECT s.event_id, s.first_line, s.payload, e.payload FROM {schema}.rows s "
+    "JOIN main.events e ON e.event_id = s.event_id "
+    "WHERE s.payload != e.payload AND s.source != 'v2'"
+)
+UPGRADE = (
+    "UPDATE events SET signature_verified = 1 WHERE event_id IN ({ids}) "
+    "AND (signature_verified IS NULL OR signature_verified = 0)"
+)
+"""Events a run verified that were stored unverified (``--no-verify``) or never checked."""
+UPGRADE_STAGED = UPGRADE.format(ids="SELECT event_id FROM {schema}.rows")
 ADVANCE = (
     "UPDATE ingest_files SET last_line = ?, read = read + ?, inserted = inserted + ?, "
     "duplicates = duplicates + ?, rejected = rejected + ?, updated_at = ?, "
     "resume_key = COALESCE(?, resume_key) "
     "WHERE id = ? AND last_line < ?"
 )
-
-
-class SqliteWriter:
-    """Events insert on SQLite: batches staged by the producer, moved by one ``INSERT … SELECT``.
-
-    Index maintenance is most of an insert's cost. Rows handed to the writer as Python objects
-    would be pickled across a pipe and bound one by one in the writer's process. Here a producer
-    (a child process) writes each batch into a small unindexed staging file of its own, and the
-    writer attaches that file and moves the whole batch with one statement, while producers
-    prepare the next batches on other cores.
-
-    A file per batch, because the writer's transaction spans several batches (see
-    ``Ingester._write_batch``) and would otherwise read a staging database at a fixed snapshot;
-    a file is complete before it is attached. SQLite attaches at most ten databases, so a
-    transaction spans at most ``MAX_ATTACHED`` batches; files are detached and deleted after
-    each commit. Values are encoded exactly as the column types store them (a test compares
-    them with the Core insert).
-    """
-
-    MAX_ATTACHED = 8
-
-    def __init__(self) -> None:
-        columns = ", ".join(EVENT_COLUMNS)
-        placeholders = ", ".join("?" for _ in EVENT_COLUMNS)
-        self.create_stage = f"CREATE TABLE rows ({columns})"
-        self.stage_sql = f"INSERT INTO rows VALUES ({placeholders})"  # noqa: S608
-        # Table and column names come from our own metadata, never from input. The staging
-        # table holds its rows sorted by event_id (see ``prepare``), so a plain scan writes the
-        # unique index in order (fewer pages per batch) without an ORDER BY, whose sorter
-        # would hold a whole batch in the writer's memory.
-        self.move_sql = sqlite_insert("main.events", EVENT_COLUMNS, select_from="{schema}.rows")
-        self.directory = ""
-        self.attached: list[tuple[str, str]] = []
-
-    def encode(self, values: list[Any]) -> Any:
-        return sqlite_event(values)
-
-    def open(self) -> None:
-        _sweep_stale_stages()
-        self.directory = tempfile.mkdtemp(prefix=f"{STAGE_PREFIX}{os.getpid()}-")
-        self.attached = []
-
-    def prepare(self, batch: Batch) -> None:
-        """Producer side: write the batch's rows to a staging file; keep only their ids."""
-        if not batch.events:
-            return
-        # Named by first line: producers working on shares of one file never collide.
-        path = os.path.join(self.directory, f"batch-{batch.first_line}.db")
-        stage = sqlite3.connect(path)
-        try:
-            # Scratch: a crash only loses what the ledger will have the next run redo.
-            stage.execute("PRAGMA journal_mode = OFF")
-            stage.execute("PRAGMA synchronous = OFF")
-            stage.execute(self.create_stage)
-            stage.executemany(self.stage_sql, sorted_rows(batch))
-            stage.commit()
-        finally:
-            stage.close()
-        batch.stage_file = path
-        batch.events = dict.fromkeys(batch.events)  # ids stay for dedupe and re-sightings
-
-    def insert(self, conn: sqlite3.Connection, batch: Batch) -> int:
-        """Move the batch into events (its staged rows stay attached as ``last_schema``)."""
-        if not batch.stage_file:
-            return 0
-        schema = f"stage{len(self.attached)}"
-        conn.execute(f"ATTACH DATABASE ? AS {schema}", (batch.stage_file,))
-        self.attached.append((schema, batch.stage_file))
-        # Read once, front to back: a page cache of its own (2 MB by default, for each of up to
-        # MAX_ATTACHED files) would only add to the writer's peak memory.
-        conn.execute(f"PRAGMA {schema}.cache_size = -{STAGE_CACHE_KIB}")
-        return conn.execute(self.move_sql.format(schema=schema)).rowcount
-
-    @property
-    def last_schema(self) -> str:
-        return self.attached[-1][0]
-
-    def full(self) -> bool:
-        return len(self.attached) >= self.MAX_ATTACHED
-
-    def committed(self, conn: sqlite3.Connection) -> None:
-        """After a commit (or rollback): detach and delete the batches just moved."""
-        for schema, path in self.attached:
-            conn.execute(f"DETACH DATABASE {schema}")
-            with contextlib.suppress(OSError):
-                os.unlink(path)
-        self.attached = []
-
-    def close(self, conn: sqlite3.Connection) -> None:
-        with contextlib.suppress(sqlite3.Error):
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            self.committed(conn)
-        shutil.rmtree(self.directory, ignore_errors=True)
-
-
-def _sweep_stale_stages() -> None:
-    """Remove staging directories left by ingests that were killed (their pid is gone)."""
-    root = tempfile.gettempdir()
-    for name in os.listdir(root):
-        if not name.startswith(STAGE_PREFIX):
-            continue
-        pid = name[len(STAGE_PREFIX) :].split("-", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(os.path.join(root, name), ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process
-    return True
 
 
 class SqliteIngester(Ingester[sqlite3.Connection | None]):
@@ -220,18 +117,25 @@ class SqliteIngester(Ingester[sqlite3.Connection | None]):
     # -- the ledger ---------------------------------------------------------------------------
 
     def _ledger_row(self, sha: str) -> LedgerRow | None:
+        """The file's row, matched on content (sha256 and kind), with its conflicts counted."""
         conn, kind = self._store(), self.options.kind
         query = f"SELECT {_LEDGER_COLUMNS} FROM ingest_files WHERE sha256 = ? AND kind = ?"  # noqa: S608
         row = conn.execute(query, (sha, kind)).fetchone()
-        if row is None and self.options.etag:
-            query = (
-                f"SELECT {_LEDGER_COLUMNS} FROM ingest_files "  # noqa: S608
-                "WHERE etag = ? AND kind = ? AND status = ?"
-            )
-            row = conn.execute(query, (self.options.etag, kind, COMPLETED)).fetchone()
-        return None if row is None else LedgerRow(*row)
+        if row is None:
+            return None
+        conflicts = conn.execute(
+            "SELECT COUNT(*) FROM rejects WHERE file_id = ? AND reason = ?", (row[0], CONFLICT)
+        ).fetchone()[0]
+        file_id, status, last_line, read, inserted, duplicates, rejected, resume_key = row
+        return LedgerRow(
+            file_id, status, last_line, read, inserted, duplicates, rejected, conflicts, resume_key
+        )
 
     def _open_ledger(self, path: str, sha: str) -> LedgerRow:
+        if self.options.etag:
+            query = "SELECT sha256 FROM ingest_files WHERE etag = ? AND kind = ? AND sha256 != ?"
+            other = self._store().execute(query, (self.options.etag, self.options.kind, sha))
+            check_etag(path, self.options.etag, sha, [r[0] for r in other])
         row = self._ledger_row(sha)
         if row is not None:
             return row
@@ -250,6 +154,9 @@ class SqliteIngester(Ingester[sqlite3.Connection | None]):
             "UPDATE ingest_files SET status = ?, completed_at = ?, updated_at = ? WHERE id = ?",
             (COMPLETED, now, now, file_id),
         )
+
+    def _forget_file(self, file_id: int) -> None:
+        self._store().execute("DELETE FROM ingest_files WHERE id = ? AND read = 0", (file_id,))
 
     def _advance_ledger(
         self, conn: sqlite3.Connection | None, span: Span, file_id: int, now: datetime
@@ -300,27 +207,77 @@ class SqliteIngester(Ingester[sqlite3.Connection | None]):
 
     def _write_rows(
         self, conn: sqlite3.Connection | None, batch: Batch, file_id: int | None, *, recount: bool
-    ) -> int:
+    ) -> Counts:
         store = _writable(conn)
         inserted = self.writer.insert(store, batch)
-        if inserted < len(batch.events) and file_id is not None and not recount:
-            now = stored_time(datetime.now(UTC))
-            resight = RESIGHT_STAGED.format(schema=self.writer.last_schema)
-            store.execute(resight, (now, file_id, file_id))
-        insert_deliveries(store, batch.deliveries)
-        insert_rejects(store, batch.rejects)
-        return inserted
+        conflict_rows: list[dict[str, Any]] = []
+        deliveries = batch.deliveries
+        if inserted < len(batch.events):
+            schema = self.writer.last_schema
+            # Only rows of this batch not inserted can differ from the stored one: the text is
+            # compared first (same encoder), the values where the text differs (key order).
+            differing = store.execute(CONFLICTS_STAGED.format(schema=schema)).fetchall()
+            conflicts = [
+                (key, line, new)
+                for key, line, new, old in differing
+                if orjson.loads(new) != orjson.loads(old)
+            ]
+            conflict_rows = [
+                self._conflict_row(key, line, file_id, new, batch.pointers.get(key, ""))
+                for key, line, new in conflicts
+            ]
+            excluded = {key for key, _, _ in conflicts}
+            where = _not_in(excluded)
+            if file_id is not None and not recount:
+                now = stored_time(datetime.now(UTC))
+                resight = RESIGHT_STAGED.format(schema=schema) + where
+                store.execute(resight, (now, file_id, file_id, *excluded))
+            if self.tokens and self.verified:
+                store.execute(UPGRADE_STAGED.format(schema=schema) + where, (*excluded,))
+            if excluded:
+                deliveries = [d for d in deliveries if d["event_id"] not in excluded]
+        insert_deliveries(store, deliveries)
+        insert_rejects(store, batch.rejects + conflict_rows)
+        counts = self._counts(batch, inserted, conflict_rows)
+        counts.removed = self._remove_refused(conn, batch)
+        return counts
 
-    def _count_new(self, conn: sqlite3.Connection | None, ids: list[str]) -> int:
+    def _stored(
+        self, conn: sqlite3.Connection | None, ids: list[str]
+    ) -> dict[str, tuple[Any, bool | None]]:
         if conn is None or not ids or not has_table(conn, "events"):
-            return len(ids)
-        stored = 0
+            return {}
+        stored: dict[str, tuple[Any, bool | None]] = {}
         for start in range(0, len(ids), SQLITE_CHUNK):
             chunk = ids[start : start + SQLITE_CHUNK]
             marks = ", ".join("?" for _ in chunk)
-            query = f"SELECT COUNT(*) FROM events WHERE event_id IN ({marks})"  # noqa: S608
-            stored += conn.execute(query, chunk).fetchone()[0]
-        return len(ids) - stored
+            query = (
+                "SELECT event_id, payload, signature_verified FROM events "  # noqa: S608
+                f"WHERE event_id IN ({marks})"
+            )
+            for key, payload, verified in conn.execute(query, chunk):
+                stored[key] = (orjson.loads(payload), None if verified is None else bool(verified))
+        return stored
+
+    def _delete_events(self, conn: sqlite3.Connection | None, ids: list[str]) -> None:
+        store = _writable(conn)
+        for start in range(0, len(ids), SQLITE_CHUNK):
+            chunk = ids[start : start + SQLITE_CHUNK]
+            marks = ", ".join("?" for _ in chunk)
+            for table in ("deliveries", "events"):
+                store.execute(f"DELETE FROM {table} WHERE event_id IN ({marks})", chunk)  # noqa: S608
+
+    def _upgrade(self, conn: sqlite3.Connection | None, ids: list[str]) -> None:
+        store = _writable(conn)
+        for start in range(0, len(ids), SQLITE_CHUNK):
+            chunk = ids[start : start + SQLITE_CHUNK]
+            marks = ", ".join("?" for _ in chunk)
+            store.execute(UPGRADE.format(ids=marks), chunk)  # autocommit
+
+
+def _not_in(ids: set[str]) -> str:
+    """A condition leaving out ``ids`` (bound after the statement's own parameters)."""
+    return f" AND event_id NOT IN ({', '.join('?' for _ in ids)})" if ids else ""
 
 
 def _writable(conn: sqlite3.Connection | None) -> sqlite3.Connection:

@@ -11,6 +11,7 @@ from typing import Any, Final
 import orjson
 
 from adapters.errors import Reason, Rejection
+from migrate.readers.record import RAW_KEEP_BYTES
 
 # orjson reads integers beyond 64 bits as floats, silently: a text with a run of 19 digits (which
 # every such integer has: -9223372036854775809 is the shortest) is parsed by the stdlib instead.
@@ -110,5 +111,6 @@ def too_large(max_bytes: int) -> Rejection:
     return Rejection(
         Reason.TOO_LARGE,
         "",
-        f"record is larger than the {max_bytes}-byte limit (--max-record-bytes)",
+        f"record is larger than the {max_bytes}-byte limit (--max-record-bytes); only its "
+        f"first {RAW_KEEP_BYTES:,} bytes are kept",
     )

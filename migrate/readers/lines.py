@@ -3,6 +3,8 @@ NDJSON records, and compact tokens one per line or wrapped over several."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Callable, Iterator
 from typing import IO, Final
 
@@ -125,8 +127,15 @@ def read_tokens(
 
     A token ends at a blank line, or where the next line starts a new JOSE header (``eyJ``,
     base64url of ``{"``) when the token already has its three segments or that line holds a dot
-    of its own (a whole token on one line: a broken token before it must not swallow it).
-    Non-breaking spaces around a line (text copied from a web page) count as spaces.
+    of its own (a whole token on one line: a broken token before it must not swallow it). A
+    complete token (three segments, its signature as long as its ``alg`` makes one) is not
+    extended with the next line, unless that makes it complete again (a longer key's signature
+    wrapped there). A line that does not start a token (no ``eyJ``) is a record of its own,
+    unless it holds a dot: then it is a token whose start was cut off (the docs print some so),
+    and takes the lines after it that are token text. Every non-blank line is accounted for.
+    (A token whose signature has a length no algorithm makes, such as the docs' truncated
+    sample, still takes the lines up to the next blank line or token.) Non-breaking spaces
+    around a line (text copied from a web page) count as spaces.
     """
     name = display_name(path)
     parts: list[bytes] = []
@@ -161,7 +170,13 @@ def read_tokens(
                 yield from flush()
                 parts, size, dots = [], 0, 0
             continue
-        if parts and stripped.startswith(b"eyJ") and (dots >= 2 or b"." in stripped):
+        if parts and (
+            # Not a token's start: a line of its own, unless it holds a dot (a token whose
+            # start was cut off, as in the docs), which takes the lines of its other segments.
+            (not parts[0].startswith(b"eyJ") and (not dots or not _fragment(stripped)))
+            or (stripped.startswith(b"eyJ") and (dots >= 2 or b"." in stripped))
+            or (dots >= 2 and _complete(parts) and not _complete([*parts, stripped]))
+        ):
             yield from flush()
             parts, size, dots = [], 0, 0
         if not parts:
@@ -173,3 +188,60 @@ def read_tokens(
     if parts:
         yield from flush()
     yield from input_failure(path, stream, number + 1)
+
+
+# Characters of a base64url signature (no padding) for each ``alg``: RSA for 2048, 3072 and
+# 4096-bit keys; ECDSA's two coordinates; an HMAC's digest; EdDSA's 64 bytes; none.
+_RSA_SIGNATURE_CHARS: Final = frozenset((342, 512, 683))
+_SIGNATURE_CHARS: Final[dict[str, frozenset[int]]] = {
+    **{
+        f"{family}{bits}": _RSA_SIGNATURE_CHARS
+        for family in ("RS", "PS")
+        for bits in (256, 384, 512)
+    },
+    "ES256": frozenset((86,)),
+    "ES384": frozenset((128,)),
+    "ES512": frozenset((176,)),
+    "HS256": frozenset((43,)),
+    "HS384": frozenset((64,)),
+    "HS512": frozenset((86,)),
+    "EdDSA": frozenset((86,)),
+    "none": frozenset((0,)),
+}
+
+
+_TOKEN_TEXT: Final = frozenset(
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.\\ \t"
+)
+
+
+def _fragment(line: bytes) -> bool:
+    """Whether a (stripped) line is only token text: base64url, dots, ``\\_`` escapes, and
+    the spaces a copy from a document leaves in (cleaned away with the rest)."""
+    return _TOKEN_TEXT.issuperset(line)
+
+
+def _cleaned(text: bytes) -> bytes:
+    """A token's text without ``\\_`` escapes and whitespace (see ``clean_compact``)."""
+    if b"\\" in text:
+        text = text.replace(b"\\_", b"_")
+    return b"".join(text.split())
+
+
+def _complete(parts: list[bytes]) -> bool:
+    """Whether the lines ``parts`` hold a whole compact token: three segments, a header naming
+    a known ``alg``, and a signature exactly as long as that algorithm makes one.
+
+    Only asked when a line would be added to a token that already has three segments.
+    """
+    segments = _cleaned(b"".join(parts)).split(b".")
+    if len(segments) != 3:
+        return False
+    header = segments[0]
+    try:
+        decoded = base64.urlsafe_b64decode(header + b"=" * (-len(header) % 4))
+        alg = orjson.loads(decoded).get("alg")
+    except (ValueError, AttributeError, binascii.Error):
+        return False
+    lengths = _SIGNATURE_CHARS.get(alg) if isinstance(alg, str) else None
+    return lengths is not None and len(segments[2]) in lengths

@@ -1,0 +1,200 @@
+"""The producer side of ingest: records read from a file become batches ready to write
+(converted, checked, encoded for the backend; rejects and conflicts within the batch found)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from adapters.errors import Reason, Rejection
+from adapters.timefmt import format_ms
+from adapters.unified import UnifiedEvent
+from migrate.convert import RejectedRecord
+from migrate.ingest.batch import Batch, Writer
+from migrate.ingest.outcomes import contains_nul
+from migrate.ingest.reports import BATCH, IngestOptions
+from migrate.kinds import Kind, converter, opened
+from migrate.readers import Record
+from migrate.store.writes import delivery_row, event_values, reject_row
+
+SIGNATURE_FAILURES: frozenset[str] = frozenset(
+    (
+        "alg_not_allowed",
+        "header_key_material",
+        "crit_unsupported",
+        "jku_mismatch",
+        "missing_kid",
+        "unknown_kid",
+        "signature_length",
+        "bad_signature",
+    )
+)
+"""Verification codes (``migrate.verify.reasons``) that mean the signature check failed."""
+
+
+class BatchMaker:
+    """Makes the batches of one file (in a producer process or thread); see ``Ingester``."""
+
+    options: IngestOptions
+    kind: Kind
+    batch_size: int
+    convert: Callable[[Any], UnifiedEvent]
+    tokens: bool
+    verified: bool | None
+    checking: bool
+    writer: Writer
+    resume_key: str | None  # a database source: the key at the resume point
+
+    # -- conversion ---------------------------------------------------------------------------
+
+    def _note_refused(self, batch: Batch, value: Any) -> None:
+        """Keep the id and payload of a token refused for its signature (see Batch.refused)."""
+        try:
+            event = converter(self.kind.name, self.options.v2)(value)
+        except Rejection:
+            return  # not even a token: nothing of it can be stored
+        batch.refused[event.event_id] = event.payload
+
+    def _converter(self) -> Callable[[Any], UnifiedEvent]:
+        verify, verifying = self.options.verify, self.kind.verifying
+        if verify is None or verifying is None:
+            return converter(self.kind.name, self.options.v2)
+        return verifying(verify)
+
+    def _batches(
+        self,
+        local: str,
+        name: str,
+        file_id: int | None,
+        resume_after: int,
+        share: tuple[int, int] = (0, 1),
+    ) -> Iterator[Batch]:
+        """Batches of records after line ``resume_after``, ready to write (producer side).
+
+        With ``share = (k, n)`` this producer prepares only every n-th batch, starting with the
+        k-th; the others it reads past, counting records so that its batch boundaries are the
+        same as those of the producers preparing them.
+        """
+        mine, producers = share
+        index = 0
+        batch = Batch()
+        now = format_ms(datetime.now(UTC))
+        # Checked batches hold every payload, and the stored ones read back: smaller ones.
+        size = min(self.batch_size, BATCH) if self.checking else self.batch_size
+
+        def wanted(line: int) -> bool:
+            # Asked before a line's record is parsed (line-delimited kinds only), once the
+            # records before it are in their batches: with one record per line, it opens the
+            # next batch exactly when the current one is full. Lines already committed and
+            # other producers' lines are read past without parsing.
+            upcoming = index + 1 if batch.read >= size else index
+            return line > resume_after and upcoming % producers == mine
+
+        skip = wanted if self.kind.line_per_record else None
+        with self._records(local, name, resume_after, skip) as (records, counter):
+            for record in records:
+                if record.line <= resume_after:
+                    continue
+                if batch.read >= size and record.line != batch.last_line:
+                    if index % producers == mine:
+                        batch.bytes_read = counter.consumed
+                        yield self._prepared(batch)
+                    batch, now = Batch(), format_ms(datetime.now(UTC))
+                    index += 1
+                if index % producers == mine:
+                    self._add(batch, record, file_id, now)
+                else:  # another producer's: only what decides where the batch ends
+                    batch.read += 1
+                    batch.last_line = record.line
+            batch.bytes_read = counter.consumed
+        if batch.read and index % producers == mine:
+            yield self._prepared(batch)
+
+    @contextlib.contextmanager
+    def _records(
+        self, local: str, name: str, resume_after: int, skip: Callable[[int], bool] | None
+    ) -> Iterator[tuple[Iterator[Record], Any]]:
+        """A file's records and its byte counter, or the source's rows after the last commit."""
+        if self.options.source is not None:
+            key = self.resume_key if resume_after else None
+            with self.options.source.records(key, resume_after + 1) as rows:
+                yield rows
+            return
+        with opened(local) as (stream, counter):
+            records = self.kind.read(name, stream, max_bytes=self.options.max_bytes, wanted=skip)
+            yield records, counter
+
+    def _prepared(self, batch: Batch) -> Batch:
+        if not self.checking:
+            batch.payloads, batch.lines = {}, {}  # the writer compares what it staged
+            self.writer.prepare(batch)
+        return batch
+
+    def _add(self, batch: Batch, record: Record, file_id: int | None, now: str) -> None:
+        if not batch.read:
+            batch.first_line = record.line
+        batch.read += 1
+        batch.last_line = record.line
+        batch.last_key = record.key
+        rejection = record.error
+        if rejection is None:
+            try:
+                event = self.convert(record.value)
+                # JSON must escape U+0000, so a record without "\u0000" cannot hold one; a
+                # token's claims are base64 in the record, so their decoded form is looked into.
+                if (b"\\u0000" in record.raw and contains_nul(record.value)) or (
+                    self.tokens and contains_nul(event.payload)
+                ):
+                    raise Rejection(
+                        Reason.SCHEMA,
+                        "",
+                        "contains U+0000, which PostgreSQL cannot store (refused on every backend)",
+                    )
+                values = event_values(
+                    event, verified=self.verified, file_id=file_id, line=record.line, now=now
+                )
+                # A batch only checked against the store keeps no rows (its payloads are kept).
+                row = None if self.checking else self.writer.encode(values)
+            except Rejection as exc:
+                rejection = exc
+                if self.verified and exc.reason in SIGNATURE_FAILURES:
+                    self._note_refused(batch, record.value)
+            else:
+                key = event.event_id
+                if key not in batch.events:
+                    batch.events[key] = row
+                    # A v2 id is derived from the notification's content (spellings of one
+                    # instant are one notification): the same id is the same notification.
+                    batch.payloads[key] = None if event.source == "v2" else event.payload
+                    batch.lines[key] = record.line
+                    if record.pointer:
+                        batch.pointers[key] = record.pointer
+                    if event.delivery is not None:
+                        batch.deliveries.append(delivery_row(event, now))
+                    return
+                earlier = batch.payloads[key]
+                if earlier is None or earlier == event.payload:
+                    batch.in_batch_duplicates += 1
+                    return
+                batch.in_batch_conflicts += 1
+                rejection = Rejection(
+                    Reason.CONFLICT,
+                    "",
+                    f"event_id {key!r} was read at line {batch.lines[key]} with a different "
+                    "payload; this record is kept here, the first one is stored",
+                )
+        rejected = RejectedRecord.of(record, rejection)
+        batch.rejects.append(
+            reject_row(
+                file_id=file_id,
+                path=rejected.path,
+                line=rejected.line,
+                pointer=rejected.pointer,
+                reason=rejected.reason,
+                message=rejected.message,
+                raw=rejected.raw,
+                now=now,
+            )
+        )
