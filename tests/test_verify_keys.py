@@ -216,17 +216,23 @@ def test_a_rotated_in_key_verifies_after_one_refetch(keys: Keys, jwks_server: Jw
     jwks_server.publish(b, c, keys.rotated_in)  # Identity Cloud rotates: a out, a new key in
     token = sign(keys.rotated_in)
 
-    # Right after the start-up fetch the cooldown holds: the new kid is not known yet.
-    assert reason(verifier, token) == VerifyReason.UNKNOWN_KID
-    assert jwks_server.paths() == ["/jwks"]
-
-    clock.advance(300)
+    # The cooldown counts from the last refetch an unknown kid caused, not from the start-up
+    # load: a key published just after start-up verifies on its first token.
     assert reason(verifier, token) is None
     assert jwks_server.paths() == ["/jwks", "/jwks"]
     # The retired key is gone with the refetch, and asking again does not refetch.
     assert reason(verifier, sign(a)) == VerifyReason.UNKNOWN_KID
     assert reason(verifier, sign(b)) is None
     assert jwks_server.paths() == ["/jwks", "/jwks"]
+
+    # The next new key waits for the cooldown since that refetch.
+    jwks_server.publish(b, c, keys.rotated_in, keys.foreign)
+    clock.advance(299)
+    assert reason(verifier, sign(keys.foreign)) == VerifyReason.UNKNOWN_KID
+    assert jwks_server.paths() == ["/jwks", "/jwks"]
+    clock.advance(1)
+    assert reason(verifier, sign(keys.foreign)) is None
+    assert jwks_server.paths() == ["/jwks", "/jwks", "/jwks"]
 
 
 def test_a_flood_of_unknown_kids_fetches_once_per_cooldown(
@@ -242,8 +248,8 @@ def test_a_flood_of_unknown_kids_fetches_once_per_cooldown(
             assert reason(verifier, token) == VerifyReason.UNKNOWN_KID
         clock.advance(60)
 
-    # The start-up fetch, then one refetch at minutes 5 and 10: 3 requests for 3000 tokens.
-    assert len(jwks_server.paths()) == 3
+    # The start-up fetch, then one refetch at minutes 0, 5 and 10: 4 requests for 3000 tokens.
+    assert len(jwks_server.paths()) == 4
     assert reason(verifier, sign(keys.trusted[0])) is None
 
 
@@ -307,17 +313,18 @@ def test_a_pickled_source_keeps_its_keys_and_the_cooldown_left(
     jwks_server.publish(*keys.trusted)
     clock = ManualClock()
     source = pinned(jwks_server, clock)
+    assert source.key_for(keys.foreign.kid) is None  # the refetch that starts a cooldown
     clock.advance(100)
 
     copy: PinnedJwksUrl = pickle.loads(pickle.dumps(source))  # noqa: S301 - as a worker gets it
 
     assert set(copy.kids) == {k.kid for k in keys.trusted}
     assert copy.key_for(keys.foreign.kid) is None  # 200 s of cooldown left: no request
-    assert jwks_server.paths() == ["/jwks"]
+    assert jwks_server.paths() == ["/jwks", "/jwks"]
     copy_clock: ManualClock = copy._clock  # type: ignore[assignment]
     copy_clock.advance(200)
     assert copy.key_for(keys.foreign.kid) is None
-    assert jwks_server.paths() == ["/jwks", "/jwks"]
+    assert jwks_server.paths() == ["/jwks", "/jwks", "/jwks"]
 
 
 # --- configuration ------------------------------------------------------------------------

@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "api": "migrate.cli.api:api",
     "simulate": "migrate.cli.simulate:simulate",
     "status": "migrate.cli.status:status",
+    "serve": "migrate.cli.serve:serve",
 }
 
 

@@ -383,3 +383,35 @@ def _insert_rows(
         conn.executemany(sqlite_sql, [sqlite_values(r) for r in rows])
     else:
         conn.execute(insert_ignoring_conflicts(conn, _table(table)), list(rows))
+
+
+def count_resightings(conn: sqlite3.Connection | sa.Connection, ids: Sequence[str]) -> None:
+    """The listener's re-sightings: each id in ``ids`` (repeats count) was delivered again.
+
+    Adds to ``seen_count`` and sets ``last_seen_at``; rows from files keep their file columns.
+    """
+    if not ids:
+        return
+    counts: dict[str, int] = {}
+    for event_id in ids:
+        counts[event_id] = counts.get(event_id, 0) + 1
+    rows = [(n, event_id) for event_id, n in sorted(counts.items())]
+    if isinstance(conn, sqlite3.Connection):
+        now = stored_time(datetime.now(UTC))
+        conn.executemany(
+            "UPDATE events SET seen_count = seen_count + ?, last_seen_at = ? WHERE event_id = ?",
+            [(n, now, event_id) for n, event_id in rows],
+        )
+        return
+    import sqlalchemy as sa
+
+    events = _table("events")
+    conn.execute(
+        sa.update(events)
+        .where(events.c.event_id == sa.bindparam("b_id"))
+        .values(
+            seen_count=events.c.seen_count + sa.bindparam("b_n"),
+            last_seen_at=datetime.now(UTC),
+        ),
+        [{"b_id": event_id, "b_n": n} for n, event_id in rows],
+    )

@@ -163,7 +163,9 @@ class PinnedJwksUrl:
     """Keys from a JWKS URL, refetched when a token names an unknown ``kid``.
 
     Refetches are rate limited by ``cooldown`` seconds of ``clock`` (monotonic; tests inject a
-    manual one), counting failed attempts too, so a dead key server is not hammered either.
+    manual one) counted from the last refetch an unknown kid caused, failed ones too, so a dead
+    key server is not hammered either. The start-up :meth:`load` does not start a cooldown: a
+    key published just after start-up verifies on its first token.
     Safe to share between threads (the listener): known kids never wait, unknown ones wait for
     a refresh in progress. Picklable for worker processes, which keep the keys and the time left
     in the cooldown.
@@ -188,6 +190,7 @@ class PinnedJwksUrl:
         self._clock = clock
         self._keyset = KeySet({})
         self._last_attempt: float | None = None
+        """When an unknown kid last caused a refetch (the start of the cooldown)."""
         self._lock = threading.Lock()
         self.attempts = 0
         """Fetches tried so far (successful or not)."""
@@ -209,8 +212,16 @@ class PinnedJwksUrl:
     def kids(self) -> tuple[str, ...]:
         return tuple(self._keyset.keys)
 
+    @property
+    def loaded(self) -> bool:
+        """Whether a usable JWK set has been fetched yet."""
+        return bool(self._keyset.keys)
+
     def load(self) -> None:
-        """Fetch now, ignoring the cooldown; :class:`KeyFetchError` if that fails (start-up)."""
+        """Fetch now, ignoring the cooldown; :class:`KeyFetchError` if that fails (start-up).
+
+        It starts no cooldown (only refetches for unknown kids do).
+        """
         with self._lock:
             self._fetch()
 
@@ -232,6 +243,7 @@ class PinnedJwksUrl:
         return last is None or self._clock() - last >= self.cooldown
 
     def _refresh(self) -> None:
+        self._last_attempt = self._clock()
         try:
             self._fetch()
         except KeyFetchError as exc:
@@ -239,7 +251,6 @@ class PinnedJwksUrl:
             log.warning("%s; keeping the %d keys loaded before", exc, len(self._keyset.keys))
 
     def _fetch(self) -> None:
-        self._last_attempt = self._clock()
         self.attempts += 1
         document = fetch_jwks(self.url, timeout=self.timeout, max_bytes=self.max_bytes)
         try:

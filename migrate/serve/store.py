@@ -1,0 +1,155 @@
+"""The listener's side of the store: one transaction per group of requests, durable on commit.
+
+Rows are made and written by :mod:`migrate.store.writes` (the project's one writer); this module
+only owns the connection and the transaction. SQLite is opened on the standard library in WAL
+mode with ``synchronous=FULL`` (a 202 that a power cut could undo would be a lost event);
+PostgreSQL and MariaDB through SQLAlchemy with their normal synchronous commit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from adapters.unified import UnifiedEvent
+from migrate.store import writes
+from migrate.store.revision import shipped_head
+from migrate.store.sqlite_native import connect, connect_read_only, sqlite_file, stored_revision
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """What one transaction writes: verified v3 events, v2 events, rejects."""
+
+    v3: Sequence[UnifiedEvent] = ()
+    v2: Sequence[UnifiedEvent] = ()
+    rejects: Sequence[dict[str, Any]] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    new: frozenset[str]
+    """event_ids stored by this transaction (the others were stored before, or repeated)."""
+
+
+class ListenerStore:
+    """Writes batches in one transaction each; reconnects by itself after a failure.
+
+    Used by one writer thread (:class:`migrate.serve.writer.GroupCommitter`); :meth:`ready` may
+    be called from any thread (it uses a connection of its own).
+    """
+
+    READY_CACHE_S = 1.0
+
+    def __init__(self, url: str, *, lock_timeout: float = 5.0) -> None:
+        self.url = url
+        self.lock_timeout = lock_timeout
+        self._path = sqlite_file(url)
+        self._conn: sqlite3.Connection | None = None
+        self._engine: Any = None
+        self._ready_lock = threading.Lock()
+        self._ready_at = 0.0
+        self._ready = False
+
+    @property
+    def backend(self) -> str:
+        if self._path is not None:
+            return "sqlite"
+        return str(self._sa_engine().dialect.name)
+
+    def write(self, batch: Batch) -> Written:
+        """Commit ``batch`` or raise (nothing of it is then stored)."""
+        if self._path is not None:
+            return self._write_sqlite(batch)
+        return self._write_sa(batch)
+
+    def _sqlite(self) -> sqlite3.Connection:
+        if self._conn is None:
+            assert self._path is not None
+            conn = connect(self._path)
+            conn.execute(f"PRAGMA busy_timeout = {int(self.lock_timeout * 1000)}")
+            conn.execute("PRAGMA synchronous = FULL")
+            self._conn = conn
+        return self._conn
+
+    def _write_sqlite(self, batch: Batch) -> Written:
+        conn = self._sqlite()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            new = _write(conn, batch)
+            conn.execute("COMMIT")
+        except BaseException:
+            # A failed COMMIT may leave the transaction open; a fresh connection next time.
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
+            self._conn = None
+            raise
+        return Written(new)
+
+    def _sa_engine(self) -> Any:
+        if self._engine is None:
+            from migrate.store.engine import make_engine
+
+            self._engine = make_engine(self.url)
+        return self._engine
+
+    def _write_sa(self, batch: Batch) -> Written:
+        engine = self._sa_engine()
+        with engine.begin() as conn:
+            if engine.dialect.name == "postgresql":
+                # Durable by default whatever the server's configuration says.
+                conn.exec_driver_sql("SET LOCAL synchronous_commit = on")
+            new = _write(conn, batch)
+        return Written(new)
+
+    def ready(self) -> bool:
+        """The store is reachable and at the shipped head (cached for a second)."""
+        with self._ready_lock:
+            now = time.monotonic()
+            if now - self._ready_at >= self.READY_CACHE_S:
+                self._ready = self._check_ready()
+                self._ready_at = now
+            return self._ready
+
+    def _check_ready(self) -> bool:
+        try:
+            if self._path is not None:
+                conn = connect_read_only(self._path)
+                if conn is None:
+                    return False
+                try:
+                    return stored_revision(conn) == shipped_head()
+                finally:
+                    conn.close()
+            from migrate.store.revision import at_head
+
+            return at_head(self._sa_engine())
+        except Exception:
+            return False
+
+    def close(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.close()
+            self._conn = None
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+
+def _write(conn: Any, batch: Batch) -> frozenset[str]:
+    new: set[str] = set()
+    for events, verified in ((batch.v3, True), (batch.v2, None)):
+        if events:
+            result = writes.insert_events(conn, events, verified=verified)
+            new.update(result.new)
+            writes.count_resightings(conn, result.duplicates)
+    writes.insert_rejects(conn, batch.rejects)
+    return frozenset(new)
