@@ -44,7 +44,7 @@ def test_upgrade_current_history_check_downgrade(db_url: str) -> None:
     assert [r["revision"] for r in history["revisions"]] == [r.revision for r in store.revisions()]
     assert history["revisions"][-1]["head"] is True
     text_history = db("history", "--db", db_url).stdout.splitlines()
-    assert text_history[-1].endswith("(head), create the v3 store (current)")
+    assert text_history[-1].endswith(f"(head), {store.revisions()[-1].doc} (current)")
 
     checked = db("check", "--db", db_url)
     assert checked.exit_code == 0

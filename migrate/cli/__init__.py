@@ -27,6 +27,9 @@ COMMANDS: dict[str, str] = {
     "simulate": "migrate.cli.simulate:simulate",
     "status": "migrate.cli.status:status",
     "serve": "migrate.cli.serve:serve",
+    "parity": "migrate.cli.parity:parity",
+    "rejects": "migrate.cli.rejects:rejects",
+    "checklist": "migrate.cli.checklist:checklist",
 }
 
 

@@ -139,7 +139,10 @@ class Event(Base):
     __tablename__ = "events"
     __table_args__ = (
         UniqueConstraint("event_id"),
-        Index(None, "entity_id"),
+        # parity reads every event in (entity, kind, time) order from this index alone, and
+        # finds each stream's first and last event with the next one.
+        Index(None, "entity_id", "event_type", "occurred_at", "source"),
+        Index(None, "source", "occurred_at"),
         Index(None, "occurred_at"),
         Index(None, "event_object_id"),
         Index(None, "source", "event_type"),
@@ -198,6 +201,13 @@ class Reject(Base):
     message: Mapped[str] = mapped_column(Text)
     raw: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    # Settled by ``rejects retry`` (it became an event) or ``rejects resolve`` (accepted as
+    # lost on purpose, by whom and why); NULL while it still needs someone's attention.
+    resolution: Mapped[str | None] = mapped_column(String(16))
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    resolved_by: Mapped[str | None] = mapped_column(Text)
+    resolution_note: Mapped[str | None] = mapped_column(Text)
+    resolved_event_id: Mapped[str | None] = mapped_column(String(255))
 
 
 def _fingerprint_default(context: ExecutionContext) -> str:
@@ -248,3 +258,14 @@ class Summary(Base):
     exportable: Mapped[int] = mapped_column(Integer)
     fetched_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
     raw: Mapped[dict[str, Any]] = mapped_column(JSONValue)
+
+
+class Setting(Base):
+    """A small key/value record of how the store is used (``listener.audience``, ...)."""
+
+    __tablename__ = "settings"
+    __table_args__ = (MYSQL_TABLE_OPTIONS,)
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now, onupdate=utc_now)

@@ -1,0 +1,167 @@
+"""Reading the store for parity: each stream's bounds, then every event once, streamed.
+
+The events come in ``(entity_id, event_type, occurred_at)`` order from the index that starts
+with those columns, so one entity's events arrive together and memory holds one entity at a
+time, never the store. Grouping compares ``entity_id`` values for equality only, so the
+backend's collation order does not matter.
+
+This is the one hot loop of parity, so it runs on the driver's own cursor (SQLAlchemy's rows
+would cost more than the read itself), streamed: SQLite's cursor steps through the result, a
+named (server-side) cursor on PostgreSQL, an unbuffered ``SSCursor`` on MariaDB/MySQL. The
+database turns ``occurred_at`` into epoch microseconds, which is cheaper there than in Python.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from functools import partial
+from itertools import chain, groupby
+from operator import itemgetter
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from migrate.parity.window import Bounds, Window
+from migrate.store.models import MYSQL_NAMES
+from migrate.store.models import Event as EventRow
+from migrate.store.sqlite_native import stored_time
+
+BATCH_ROWS = 5000
+_ENTITY = itemgetter(4)
+INDEX = "ix_events_entity_id_event_type_occurred_at_source"
+
+# occurred_at -> integer microseconds since the epoch, per backend. SQLite keeps UTC text
+# "YYYY-MM-DD HH:MM:SS.ffffff" (whole seconds from strftime, the fraction from its digits).
+_SQLITE_SECONDS = (
+    "unixepoch(occurred_at)"  # SQLite 3.38 and later: faster than strftime
+    if sqlite3.sqlite_version_info >= (3, 38)
+    else "CAST(strftime('%s', occurred_at) AS INTEGER)"
+)
+_MICROS = {
+    "sqlite": f"{_SQLITE_SECONDS} * 1000000 + CAST(substr(occurred_at, 21, 6) AS INTEGER)",
+    "postgresql": "CAST(EXTRACT(EPOCH FROM occurred_at) * 1000000 AS BIGINT)",
+    "mysql": "TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', occurred_at)",
+}
+
+
+def read_bounds(conn: Connection, cutoff: datetime) -> Bounds:
+    """First and last ``occurred_at`` per source among events at or before ``cutoff``."""
+    found: dict[str, tuple[datetime, datetime] | None] = {}
+    column = EventRow.occurred_at
+    for source in ("v2", "v3"):
+        where = (EventRow.source == source, column <= cutoff)
+        first = conn.execute(select(func.min(column)).where(*where)).scalar()
+        last = conn.execute(select(func.max(column)).where(*where)).scalar()
+        found[source] = None if first is None or last is None else (_aware(first), _aware(last))
+    return Bounds(v2=found["v2"], v3=found["v3"])
+
+
+def _aware(value: Any) -> datetime:
+    # MIN()/MAX() lose the column type on SQLite (a string comes back); parse it the same way.
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    assert isinstance(value, datetime)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _family(conn: Connection) -> str:
+    name = conn.dialect.name
+    return "mysql" if name in MYSQL_NAMES else name
+
+
+def event_sql(family: str, *, with_ids: bool) -> str:
+    """The one statement parity reads with (the benchmark times it against parity).
+
+    Columns: micros, event_type, event_id (or NULL), source, entity_id: a row's first three
+    items are the event as :mod:`migrate.parity.report` takes it.
+    """
+    mark = "?" if family == "sqlite" else "%s"
+    table = f"events INDEXED BY {INDEX}" if family == "sqlite" else "events"
+    ids = "event_id" if with_ids else "NULL"
+    return (
+        f"SELECT {_MICROS[family]}, event_type, {ids}, source, entity_id FROM {table}"  # noqa: S608
+        f" WHERE occurred_at >= {mark} AND occurred_at <= {mark}"
+        " ORDER BY entity_id, event_type, occurred_at"
+    )
+
+
+def _bound(family: str, moment: datetime) -> Any:
+    if family == "sqlite":
+        return stored_time(moment)
+    if family == "mysql":
+        return moment.astimezone(UTC).replace(tzinfo=None)
+    return moment
+
+
+def _cursor(conn: Connection, family: str) -> Any:
+    dbapi = conn.connection.dbapi_connection
+    assert dbapi is not None
+    if family == "postgresql":
+        cursor: Any = dbapi.cursor(name="webhooks_migrate_parity")
+        cursor.itersize = BATCH_ROWS
+        return cursor
+    if family == "mysql":
+        import importlib
+
+        # Unbuffered: rows come as they are read, not all at once (pymysql ships no stubs).
+        return dbapi.cursor(importlib.import_module("pymysql.cursors").SSCursor)
+    return dbapi.cursor()
+
+
+def read_entities(
+    conn: Connection, window: Window, *, with_ids: bool = False
+) -> Iterator[tuple[str | None, list[Any], list[Any]]]:
+    """Every event in ``window`` as ``(entity_id, v2 events, v3 events)``, one entity at a time."""
+    if window.empty:
+        return
+    family = _family(conn)
+    if family not in _MICROS:
+        raise NotImplementedError(f"parity does not read {conn.dialect.name} stores")
+    conn.commit()  # the driver cursor runs in a transaction of its own, nothing of ours pending
+    cursor = _cursor(conn, family)
+    try:
+        cursor.execute(
+            event_sql(family, with_ids=with_ids),
+            (_bound(family, window.start), _bound(family, window.end)),
+        )
+        if family == "mysql":
+            yield from _padded_groups(cursor)
+        else:
+            yield from _groups(cursor)
+    finally:
+        cursor.close()
+        conn.rollback()
+
+
+def _groups(cursor: Any) -> Iterator[tuple[str | None, list[Any], list[Any]]]:
+    rows = chain.from_iterable(iter(partial(cursor.fetchmany, BATCH_ROWS), []))
+    for entity_id, group in groupby(rows, key=_ENTITY):
+        events = list(group)
+        v2 = [e for e in events if e[3] == "v2"]
+        if len(v2) == len(events):
+            yield entity_id, v2, []
+        elif v2:
+            yield entity_id, v2, [e for e in events if e[3] != "v2"]
+        else:
+            yield entity_id, v2, events
+
+
+def _padded_groups(cursor: Any) -> Iterator[tuple[str | None, list[Any], list[Any]]]:
+    """MySQL/MariaDB collations compare with trailing spaces ignored (PAD SPACE), so ``"u1"`` and
+    ``"u1 "`` sort as one run in any order: group each run by exact value."""
+    run: Any = _padded_groups
+    groups: dict[str | None, tuple[list[Any], list[Any]]] = {}
+    while rows := cursor.fetchmany(BATCH_ROWS):
+        for row in rows:
+            entity = row[4]
+            key = None if entity is None else entity.rstrip(" ")
+            if key != run:
+                for entity_id, (v2, v3) in groups.items():
+                    yield entity_id, v2, v3
+                run, groups = key, {}
+            v2, v3 = groups.setdefault(entity, ([], []))
+            (v2 if row[3] == "v2" else v3).append(row)
+    for entity_id, (v2, v3) in groups.items():
+        yield entity_id, v2, v3

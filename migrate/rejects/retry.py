@@ -1,0 +1,176 @@
+"""``rejects retry``: run stored rejects through the current adapters and keys again.
+
+What converts (and verifies) now is stored through :mod:`migrate.store.writes`, the one module
+that writes events, and its reject is marked ``retried`` with the event it became, in the same
+transaction. Only unresolved rejects are retried and the mark is conditional, so a reject
+becomes an event once; an event the store already has (the same ``event_id`` came in another
+way) is not stored again: the reject is settled as that event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine
+
+from adapters.errors import Rejection
+from adapters.events_store import event_from_record, token_of_record
+from adapters.set_token import event_from_parsed, parse_compact
+from adapters.unified import UnifiedEvent
+from migrate.kinds import INPUT_KINDS, V2Options, converter
+from migrate.readers import parse_json_bytes
+from migrate.rejects.records import RETRIED, RejectRecord, iter_rejects, mark_resolved
+from migrate.store.writes import check_event, insert_events
+
+TokenCheck = Callable[[Any], None]
+TOKEN_KINDS = ("set", "events")
+
+
+@dataclass(frozen=True)
+class RetryOptions:
+    kind: str | None = None
+    """The input kind to read raw records as; default: the kind of the file each came from."""
+    v2: V2Options = field(default_factory=V2Options)
+    verify: TokenCheck | None = None
+    """Signature check for tokens; ``None`` with ``no_verify`` stores them unverified."""
+    no_verify: bool = False
+    by: str | None = None
+
+
+@dataclass(frozen=True)
+class RetryOutcome:
+    reject_id: int
+    status: str  # "stored", "duplicate", "rejected", "skipped"
+    event_ids: tuple[str, ...] = ()
+    reason: str | None = None
+    message: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.reject_id,
+            "status": self.status,
+            "event_ids": list(self.event_ids),
+            "reason": self.reason,
+            "message": self.message,
+        }
+
+
+def guess_kind(raw: str) -> str:
+    """The input kind of a raw record that came from no file (the listener keeps rejects too)."""
+    text = raw.strip()
+    if not text.startswith(("{", "[")):
+        return "set"
+    try:
+        value = parse_json_bytes(text.encode())
+    except ValueError:
+        return "v2"
+    if isinstance(value, dict):
+        if "request" in value:
+            return "events"
+        if "events" in value and "jti" in value:
+            return "export"
+    return "v2"
+
+
+def _verified_converter(kind: str, options: RetryOptions) -> Callable[[Any], UnifiedEvent]:
+    verify = options.verify
+    if verify is None or kind not in TOKEN_KINDS:
+        return converter(kind, options.v2)
+    check: TokenCheck = verify
+    if kind == "set":
+
+        def from_token(text: Any) -> UnifiedEvent:
+            token = parse_compact(text)
+            check(token)
+            return event_from_parsed(token)
+
+        return from_token
+
+    def from_record(record: Any) -> UnifiedEvent:
+        token = token_of_record(record)
+        try:
+            check(token)
+        except Rejection as rejection:
+            raise rejection.under("/request/payload") from None
+        return event_from_record(record, token)
+
+    return from_record
+
+
+def needs_keys(kind: str) -> bool:
+    return kind in TOKEN_KINDS
+
+
+def convert_reject(reject: RejectRecord, options: RetryOptions) -> list[UnifiedEvent]:
+    """The events a reject's raw record gives now; raises :class:`Rejection` if it still fails."""
+    kind = options.kind or reject.kind or guess_kind(reject.raw)
+    if kind not in INPUT_KINDS:
+        raise Rejection("unsupported", "", f"cannot retry a record of kind {kind!r}")
+    if needs_keys(kind) and options.verify is None and not options.no_verify:
+        raise Rejection("no_keys", "", "tokens need --jwks (or an explicit --no-verify)")
+    convert = _verified_converter(kind, options)
+    if kind == "set":
+        values: list[Any] = [reject.raw]
+    else:
+        try:
+            value = parse_json_bytes(reject.raw.encode("utf-8", "surrogateescape"))
+        except (ValueError, UnicodeError) as exc:
+            raise Rejection("malformed_json", "", f"not JSON: {exc}") from None
+        values = value if kind == "v2" and isinstance(value, list) else [value]
+    events = [convert(v) for v in values]
+    for event in events:
+        check_event(event)
+    return events
+
+
+def retry_rejects(
+    engine: Engine,
+    options: RetryOptions,
+    *,
+    ids: Sequence[int] | None = None,
+    reason: str | None = None,
+) -> list[RetryOutcome]:
+    """Retry the unresolved rejects chosen by ``ids``/``reason`` (all of them by default)."""
+    with engine.connect() as conn:
+        chosen = list(iter_rejects(conn, ids=ids, reason=reason))
+    outcomes = []
+    for reject in chosen:
+        if reject.resolution is not None:
+            outcomes.append(RetryOutcome(reject.id, "skipped", message=f"already {reject.status}"))
+            continue
+        outcomes.append(_retry_one(engine, reject, options))
+    return outcomes
+
+
+def _retry_one(engine: Engine, reject: RejectRecord, options: RetryOptions) -> RetryOutcome:
+    try:
+        events = convert_reject(reject, options)
+    except Rejection as rejection:
+        return RetryOutcome(
+            reject.id, "rejected", reason=rejection.reason, message=rejection.message
+        )
+    kind = options.kind or reject.kind or guess_kind(reject.raw)
+    verified = (options.verify is not None) if needs_keys(kind) else None
+    with engine.connect() as conn, conn.begin() as transaction:
+        inserted = insert_events(
+            conn,
+            events,
+            verified=verified,
+            file_id=reject.file_id,
+            lines=[reject.line] * len(events) if reject.file_id is not None else None,
+        )
+        ids = tuple(e.event_id for e in events)
+        settled = mark_resolved(
+            conn,
+            reject.id,
+            resolution=RETRIED,
+            by=options.by,
+            note="stored on retry" if inserted.new else "already stored",
+            event_id=ids[0] if ids else None,
+        )
+        if not settled:  # another retry got there first: leave its work as it is
+            transaction.rollback()
+            return RetryOutcome(reject.id, "skipped", message="settled meanwhile")
+    return RetryOutcome(reject.id, "stored" if inserted.new else "duplicate", event_ids=ids)
