@@ -268,14 +268,19 @@ def main() -> None:
                 results["serve, bad tokens"] = run_wrk(port, bad_file)
             stored, twice, seen = store_counts(db, jtis)
 
-    print(f"\nbackend {args.backend}, {w} workers, 32 connections, {len(sent)} requests "
-          f"({args.n} unique + {len(sent) - args.n} duplicates), {args.bad} bad tokens")  # fmt: skip
+    dupes = len(sent) - args.n
+    print(
+        f"\nbackend {args.backend}, {w} workers, 32 connections, {len(sent)} requests "
+        f"({args.n} unique + {dupes} duplicates), {args.bad} bad tokens"
+    )
     print(f"{'':<22} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'202':>8} {'400':>8} {'other':>6}")
     for name, r in results.items():
         print(row(name, r))
     ours, peer = results["serve"], results["peer"]
-    print(f"\nserve / peer: {ours['rps'] / peer['rps']:.2f}x (target >= 3x); "
-          f"serve / ceiling: {ours['rps'] / results['ceiling (bare 202)']['rps']:.2f}x")
+    print(
+        f"\nserve / peer: {ours['rps'] / peer['rps']:.2f}x (target >= 3x); "
+        f"serve / ceiling: {ours['rps'] / results['ceiling (bare 202)']['rps']:.2f}x"
+    )
     bad_ratio = results["serve, bad tokens"]["rps"] / results["peer, bad tokens"]["rps"]
     print(f"bad tokens, serve / peer: {bad_ratio:.2f}x (target >= 2x)")
     print(f"p99 {ours['p99_us'] / 1000:.1f} ms (target <= 50 ms)")

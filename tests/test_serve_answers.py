@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from serve_support import AUDIENCE, ListenerProcess, rejects, stored, token

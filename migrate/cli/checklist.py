@@ -16,7 +16,8 @@ from migrate.checklist import (
     text_table,
 )
 from migrate.checklist.config import DEFAULT_CONFIG
-from migrate.cli.base import ProblemFound, db_option, emit_json
+from migrate.cli.base import db_option, emit_json
+from migrate.errors import ProblemFound
 
 BASE_URL_ENV = "WEBHOOKS_MIGRATE_API_URL"
 CUSTOMER_ENV = "WEBHOOKS_MIGRATE_CUSTOMER_ID"

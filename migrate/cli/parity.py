@@ -8,8 +8,9 @@ from typing import Any
 
 import click
 
-from migrate.cli.base import ProblemFound, db_option, emit_json, format_option
+from migrate.cli.base import db_option, emit_json, format_option
 from migrate.cli.stores import reading_store
+from migrate.errors import ProblemFound
 from migrate.parity import ParityOptions, ParityReport, parse_moment, run_parity
 from migrate.parity.window import DEFAULT_MIN_AGE_S, DEFAULT_TOLERANCE_S
 

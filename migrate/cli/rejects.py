@@ -7,10 +7,11 @@ import os
 
 import click
 
-from migrate.cli.base import OperationalFailure, ProblemFound, db_option, emit_json, format_option
+from migrate.cli.base import db_option, emit_json, format_option
 from migrate.cli.options import make_v2_options, v2_options
 from migrate.cli.stores import reading_store, writing_store
 from migrate.defaults import AUDIENCE_ENV, ISSUER_ENV, JWKS_ENV
+from migrate.errors import ProblemFound, Unavailable
 from migrate.kinds import INPUT_KINDS
 from migrate.rejects import (
     RejectRecord,
@@ -25,7 +26,7 @@ from migrate.rejects import (
 @click.group()
 def rejects() -> None:
     """What was refused (kept whole with its reason): list, show, retry after a fix, or resolve
-    as lost on purpose. ``checklist`` is not ready while any reject is unresolved."""
+    as lost on purpose. checklist is not ready while any reject is unresolved."""
 
 
 def _line(r: RejectRecord) -> str:
@@ -91,7 +92,7 @@ def _verify_check(jwks: str, issuer: str | None, audience: str | None) -> RetryO
     try:
         verifier = build_verifier(jwks, issuer=issuer, audience=audience)
     except KeyFetchError as exc:
-        raise OperationalFailure(f"cannot fetch the JWKS: {exc}") from exc
+        raise Unavailable(f"cannot fetch the JWKS: {exc}") from exc
     except KeySourceError as exc:
         raise click.BadParameter(str(exc), param_hint="--jwks") from exc
     return RetryOptions(verify=verifier.verify)

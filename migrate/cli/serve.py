@@ -46,7 +46,13 @@ CUSTOMER_ENV = "WEBHOOKS_MIGRATE_CUSTOMER_ID"
     help=f"The v2 webhooks' callback hash; notifications without it get 401 (env {V2_HASH_ENV}).",
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", type=click.IntRange(0, 65535), default=DEFAULT_PORT, show_default=True)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=DEFAULT_PORT,
+    show_default=True,
+    help="Port to listen on.",
+)
 @click.option(
     "--workers",
     type=click.IntRange(min=1),

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from sqlalchemy import Engine
 
-from migrate.cli.base import OperationalFailure
+from migrate.errors import Unavailable
 from migrate.store import open_store, safe_url
 from migrate.store.revision import shipped_head, stored_revision
 
@@ -19,7 +19,7 @@ def reading_store(db_url: str) -> Iterator[Engine]:
     try:
         revision = stored_revision(engine)
         if revision != shipped_head():
-            raise OperationalFailure(
+            raise Unavailable(
                 f"the store {safe_url(db_url)} is at revision {revision or '<none>'}, "
                 f"this version reads {shipped_head()}: run `webhooks-migrate db upgrade`"
             )
