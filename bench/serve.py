@@ -268,11 +268,9 @@ def main() -> None:
                 results["serve, bad tokens"] = run_wrk(port, bad_file)
             stored, twice, seen = store_counts(db, jtis)
 
-    dupes = len(sent) - args.n
-    print(
-        f"\nbackend {args.backend}, {w} workers, 32 connections, {len(sent)} requests "
-        f"({args.n} unique + {dupes} duplicates), {args.bad} bad tokens"
-    )
+    dups = len(sent) - args.n
+    print(f"\nbackend {args.backend}, {w} workers, 32 connections, {len(sent)} requests "
+          f"({args.n} unique + {dups} duplicates), {args.bad} bad tokens")  # fmt: skip
     print(f"{'':<22} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'202':>8} {'400':>8} {'other':>6}")
     for name, r in results.items():
         print(row(name, r))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from migrate.cli.base import db_option
@@ -131,6 +133,7 @@ def serve(
             tls_cert=tls_cert, tls_key=tls_key, max_body=max_body,
             header_timeout=header_timeout, body_timeout=body_timeout,
             refetch_cooldown=refetch_cooldown,
+            key_retry=float(os.environ.get("WEBHOOKS_MIGRATE_TEST_KEY_RETRY", "10")),
         )  # fmt: skip
         if not is_url(jwks):
             from migrate.verify.keys import load_jwks_file

@@ -7,8 +7,5 @@
 - :mod:`.config` the settings, :mod:`.runner` granian.
 """
 
-from migrate.serve.app import Listener, create_app
-from migrate.serve.config import ServeConfig
-from migrate.serve.runner import serve
-
-__all__ = ["Listener", "ServeConfig", "create_app", "serve"]
+# Nothing is imported here: prometheus_client must first be imported in the worker processes,
+# after the runner set its multiprocess directory (see migrate.serve.runner).

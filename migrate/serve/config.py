@@ -17,6 +17,8 @@ from migrate.verify.keys import DEFAULT_COOLDOWN_S
 
 CONFIG_ENV: Final = "WEBHOOKS_MIGRATE_SERVE_CONFIG"
 V2_HASH_ENV: Final = "WEBHOOKS_MIGRATE_V2_HASH"
+MULTIPROC_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
+"""prometheus_client's multiprocess directory (set for more than one worker)."""
 DEFAULT_MAX_BODY: Final = 64 * 1024
 """A token is 1-2 KB and a v2 array a few; 64 KiB is generous and still bounded."""
 DEFAULT_PORT: Final = 8080

@@ -17,7 +17,8 @@ from prometheus_client import (
     generate_latest,
 )
 
-MULTIPROC_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
+from migrate.serve.config import MULTIPROC_ENV
+
 _PREFIX: Final = "webhooks_migrate_listener"
 _BATCH_BUCKETS: Final = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 _LATENCY_BUCKETS: Final = (

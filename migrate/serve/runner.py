@@ -16,8 +16,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from migrate.serve.config import CONFIG_ENV, ServeConfig
-from migrate.serve.metrics import MULTIPROC_ENV
+# Not imported from .metrics: prometheus_client picks its multiprocess mode when first imported,
+# which must happen in the workers, after the variable is set.
+from migrate.serve.config import CONFIG_ENV, MULTIPROC_ENV, ServeConfig
 
 APP_TARGET = "migrate.serve.app:create_app"
 

@@ -32,8 +32,8 @@ class _Item:
 
     def __init__(
         self,
-        loop: asyncio.AbstractEventLoop,
-        future: asyncio.Future[Written],
+        loop: asyncio.AbstractEventLoop | None,
+        future: asyncio.Future[Written] | None,
         v3: list[UnifiedEvent],
         v2: list[UnifiedEvent],
         rejects: list[dict[str, Any]],
@@ -84,6 +84,15 @@ class GroupCommitter:
         future: asyncio.Future[Written] = loop.create_future()
         self._queue.put(_Item(loop, future, v3 or [], v2 or [], rejects or []))
         return await future
+
+    def enqueue_rejects(self, rejects: list[dict[str, Any]]) -> None:
+        """Keep these rejects with the next commit, without waiting for it.
+
+        A 400 promises nothing (the sender is told the token is refused), so it need not wait
+        for an fsync; a reject lost to a store failure is sent again by the sender's retries.
+        """
+        if not self._stopping:
+            self._queue.put(_Item(None, None, [], [], rejects))
 
     def stop(self, timeout: float = 30.0) -> None:
         """Commit what is queued, then end the thread (graceful stop)."""
@@ -141,7 +150,8 @@ class GroupCommitter:
                 self.on_commit(len(items), time.perf_counter() - started)
         by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[Written]]] = {}
         for item in items:
-            by_loop.setdefault(item.loop, []).append(item.future)
+            if item.loop is not None and item.future is not None:
+                by_loop.setdefault(item.loop, []).append(item.future)
         for loop, futures in by_loop.items():  # one wake-up per loop, not per request
             with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
                 loop.call_soon_threadsafe(_resolve, futures, outcome)

@@ -1,0 +1,56 @@
+"""serve: keys from a pinned JWKS URL: a flood of made-up kids, rotation, a key server down."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from serve_support import ListenerProcess, stored, token
+from strategies import SEED_V2_NOTIFICATION
+from test_verify_support import JwksServer, SigningKey
+
+
+def test_made_up_kids_refetch_once_per_cooldown_and_a_rotated_in_key_verifies(
+    tmp_path: Path,
+) -> None:
+    key, rotated = SigningKey.generate(), SigningKey.generate()
+    jwks = JwksServer().start()
+    jwks.publish(key)
+    db = f"sqlite:///{tmp_path / 'store.db'}"
+    listener = ListenerProcess(db, jwks.url()).start(tmp_path)
+    assert jwks.paths() == ["/jwks"]
+    # Published just after start-up: the first token refetches and verifies.
+    jwks.publish(key, rotated)
+    text, jti = token(rotated)
+    assert listener.post_token(text).status == 202
+    assert len(jwks.paths()) == 2
+    stranger = SigningKey.generate()
+    for i in range(30):
+        forged, _ = token(stranger.relabeled(f"{i:040x}"))
+        answer = listener.post_token(forged)
+        assert (answer.status, json.loads(answer.body)["err"]) == (400, "invalid_key")
+    assert len(jwks.paths()) == 2  # within the cooldown: no refetch at all
+    assert stored(db) == {jti: 1}
+    assert listener.stop() == 0
+
+
+def test_a_key_server_down_at_start_up_leaves_v3_unavailable_and_v2_working(
+    tmp_path: Path,
+) -> None:
+    key = SigningKey.generate()
+    jwks = JwksServer().start()
+    jwks.respond("/jwks", 503, b"down")
+    db = f"sqlite:///{tmp_path / 'store.db'}"
+    listener = ListenerProcess(db, jwks.url(), env={"WEBHOOKS_MIGRATE_TEST_KEY_RETRY": "0.2"})
+    listener.start(tmp_path, wait_ready=False)
+    assert listener.get("/readyz").status == 503
+    text, jti = token(key)
+    answer = listener.post_token(text)
+    assert (answer.status, "retry-after" in answer.headers) == (503, True)
+    body = json.dumps([SEED_V2_NOTIFICATION]).encode()
+    assert listener.request("POST", "/v2/add", body).status == 200
+    jwks.publish(key)  # back: fetched again in the background
+    listener.wait_up(ready=True)
+    assert listener.post_token(text).status == 202
+    assert jti in stored(db)
+    assert listener.stop() == 0
