@@ -386,7 +386,8 @@ def test_a_lost_request_never_reaches_the_endpoint_and_counts_as_a_failed_attemp
 ) -> None:
     world = world_for(rec)
     lost, kept = publish(world), publish(world)
-    with DeliveryEngine(world, timeout=TIMEOUT, lose_request=lambda d: d.event_id == lost) as engine:
+    lose = lambda d: d.event_id == lost  # noqa: E731
+    with DeliveryEngine(world, timeout=TIMEOUT, lose_request=lose) as engine:
         engine.run_until_quiescent()
     assert [h["statusCode"] for h in world.events[lost].history] == [None] * 6
     assert world.events[lost].state == "failure"
