@@ -9,8 +9,10 @@ nothing is left to send: every event delivered, or failed after 6 attempts.
 
 from __future__ import annotations
 
+import contextlib
+import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +49,8 @@ class StreamStats:
     v2_attempts: int = 0
     listener_restarts: int = 0
     event_ids: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+    """Wall-clock seconds by phase: where a rehearsal's time goes."""
 
     @property
     def v2_lost(self) -> int:
@@ -66,6 +70,7 @@ class StreamStats:
             "v2_lost": self.v2_lost,
             "v2_attempts": self.v2_attempts,
             "listener_restarts": self.listener_restarts,
+            "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
         }
 
 
@@ -88,17 +93,29 @@ class DualStream:
         engine.lose_answer = lambda d: mischief.answer_lost(d.event_id, d.attempt)
         engine.lose_request = lambda d: mischief.request_lost(d.event_id, d.attempt)
         for point in self.plan.points:
-            engine.run_until_quiescent(until=point.at)
+            with self._timed("v3 retries"):
+                engine.run_until_quiescent(until=point.at)
             ahead = (point.at - self.clock.now()).total_seconds()
             if ahead > 0:
                 self.clock.advance(ahead)
             if isinstance(point, Switch):
-                self._switch(point)
+                with self._timed("listener restarts"):
+                    self._switch(point)
             else:
                 self._publish(point)
                 self.on_progress(self.stats.changes, total)
-        engine.run_until_quiescent()
+        with self._timed("v3 retries"):
+            engine.run_until_quiescent()
         return self.stats
+
+    @contextlib.contextmanager
+    def _timed(self, phase: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            spent = time.perf_counter() - started
+            self.stats.seconds[phase] = self.stats.seconds.get(phase, 0.0) + spent
 
     def _switch(self, point: Switch) -> None:
         if point.up and not self.listener.running:
@@ -120,14 +137,17 @@ class DualStream:
                 forged.append(change)
             else:
                 good.append(change)
-        ids = world.feed(good, toe_offset=plan.toe_offset)
-        if forged:
-            ids += world.feed(forged, toe_offset=plan.toe_offset, key=self.rogue)
-            self.stats.v3_forged += len(forged)
+        with self._timed("v3 signing"):
+            ids = world.feed(good, toe_offset=plan.toe_offset)
+            if forged:
+                ids += world.feed(forged, toe_offset=plan.toe_offset, key=self.rogue)
+                self.stats.v3_forged += len(forged)
         self.stats.v3_published += len(ids)
         self.stats.event_ids += ids
-        self.sim.engine.step()  # the first attempts, now
-        self._send_v2(chunk)
+        with self._timed("v3 first attempts"):
+            self.sim.engine.step()
+        with self._timed("v2 posts"):
+            self._send_v2(chunk)
 
     def _send_v2(self, chunk: Chunk) -> None:
         posts: list[V2Post] = []
