@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -133,6 +133,16 @@ def rejects(db: str) -> list[tuple[str, str, str]]:
     finally:
         engine.dispose()
     return [(r[0], r[1], r[2]) for r in rows]
+
+
+def eventually(check: Callable[[], bool], timeout: float = 5.0) -> bool:
+    """Whether ``check`` holds within ``timeout`` (a 400's reject is committed just after it)."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
 
 
 def sqlite_path(db: str) -> str:

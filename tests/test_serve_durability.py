@@ -6,13 +6,16 @@ import http.client
 import signal
 import socket
 import sqlite3
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from conftest import _postgres_database
 from serve_support import ListenerProcess, sqlite_path, stored, token
 from test_verify_support import JwksServer, SigningKey
@@ -188,7 +191,46 @@ def test_sigterm_finishes_and_commits_what_is_in_flight(
     with ThreadPoolExecutor(16) as pool:
         list(pool.map(send, tokens))
     stopper.join()
-    assert listener.stop() == 0
+    try:
+        assert listener.process is not None
+        code = listener.process.wait(20)  # one SIGTERM, as systemd sends
+    except subprocess.TimeoutExpired:
+        listener.stop(signal.SIGKILL)
+        raise AssertionError(listener.log()[-3000:]) from None
+    assert code == 0
     assert accepted
     survived = stored(db)
     assert [jti for jti in accepted if jti not in survived] == []
+
+
+@pytest.mark.postgres
+def test_a_postgres_store_that_refuses_writes_gets_503_and_recovers(
+    tmp_path: Path, key: SigningKey, jwks: JwksServer, postgres_server: Any, postgres_url: str
+) -> None:
+    name = sa.make_url(postgres_url).database
+    listener = ListenerProcess(postgres_url, jwks.url()).start(tmp_path)
+    tokens = [token(key) for _ in range(5)]
+
+    def set_read_only(on: bool) -> None:
+        with postgres_server.admin.connect() as conn:
+            value = "on" if on else "off"
+            conn.exec_driver_sql(
+                f'ALTER DATABASE "{name}" SET default_transaction_read_only = {value}'
+            )
+            conn.exec_driver_sql(  # the listener's sessions start again, read-only or not
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = %s AND pid <> pg_backend_pid()",
+                (name,),
+            )
+
+    set_read_only(True)
+    try:
+        answers = [listener.post_token(t) for t, _ in tokens]
+        assert [a.status for a in answers] == [503] * 5
+        assert all(a.headers.get("retry-after") for a in answers)
+    finally:
+        set_read_only(False)
+    assert stored(postgres_url) == {}
+    assert [listener.post_token(t).status for t, _ in tokens] == [202] * 5
+    assert stored(postgres_url) == {jti: 1 for _, jti in tokens}
+    assert listener.stop() == 0

@@ -41,7 +41,7 @@ def test_a_key_server_down_at_start_up_leaves_v3_unavailable_and_v2_working(
     jwks = JwksServer().start()
     jwks.respond("/jwks", 503, b"down")
     db = f"sqlite:///{tmp_path / 'store.db'}"
-    listener = ListenerProcess(db, jwks.url(), env={"WEBHOOKS_MIGRATE_TEST_KEY_RETRY": "0.2"})
+    listener = ListenerProcess(db, jwks.url(), ["--jwks-retry", "0.2"])
     listener.start(tmp_path, wait_ready=False)
     assert listener.get("/readyz").status == 503
     text, jti = token(key)
@@ -54,3 +54,26 @@ def test_a_key_server_down_at_start_up_leaves_v3_unavailable_and_v2_working(
     assert listener.post_token(text).status == 202
     assert jti in stored(db)
     assert listener.stop() == 0
+
+
+def test_serve_exits_2_without_keys_and_3_when_the_store_is_unreachable(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from test_verify_support import jwks as jwk_set
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in __import__("os").environ.items() if "WEBHOOKS_MIGRATE" not in k}
+        return subprocess.run(
+            [sys.executable, "-m", "migrate", "serve", *args],
+            capture_output=True, text=True, timeout=60, env=env,
+        )  # fmt: skip
+
+    no_keys = run("--db", f"sqlite:///{tmp_path / 's.db'}")
+    assert no_keys.returncode == 2
+    assert "--jwks" in no_keys.stderr
+    keys_file = tmp_path / "jwks.json"
+    keys_file.write_text(json.dumps(jwk_set(SigningKey.generate())))
+    down = run("--db", "postgresql://nobody@127.0.0.1:1/none", "--jwks", str(keys_file))
+    assert down.returncode == 3
+    assert len(down.stderr.strip().splitlines()) == 1

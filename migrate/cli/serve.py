@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import os
-
 import click
 
 from migrate.cli.base import db_option
-from migrate.serve.config import DEFAULT_MAX_BODY, DEFAULT_PORT, V2_HASH_ENV, ServeConfig
-from migrate.verify.config import AUDIENCE_ENV, ISSUER_ENV, JWKS_ENV
+from migrate.defaults import (
+    AUDIENCE_ENV,
+    BASE_URL_ENV,
+    CUSTOMER_ENV,
+    ISSUER_ENV,
+    JWKS_ENV,
+    V2_HASH_ENV,
+)
+from migrate.serve.config import DEFAULT_MAX_BODY, DEFAULT_PORT, ServeConfig
 from migrate.verify.keys import DEFAULT_COOLDOWN_S, KeySourceError, check_jwks_url, is_url
-
-BASE_URL_ENV = "WEBHOOKS_MIGRATE_API_URL"
-CUSTOMER_ENV = "WEBHOOKS_MIGRATE_CUSTOMER_ID"
 
 
 @click.command()
@@ -96,6 +98,14 @@ CUSTOMER_ENV = "WEBHOOKS_MIGRATE_CUSTOMER_ID"
     metavar="SECONDS",
     help="An unknown kid refetches the JWKS URL at most once per this interval.",
 )
+@click.option(
+    "--jwks-retry",
+    type=click.FloatRange(min=0.01),
+    default=10.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="While no key could be fetched yet: how often to try again in the background.",
+)
 def serve(
     db_url: str,
     jwks: str | None,
@@ -113,6 +123,7 @@ def serve(
     header_timeout: float,
     body_timeout: float,
     refetch_cooldown: float,
+    jwks_retry: float,
 ) -> None:
     """Receive v3 tokens (POST /v3) and v2 callbacks (POST /v2/{add,update,delete}).
 
@@ -133,7 +144,7 @@ def serve(
             tls_cert=tls_cert, tls_key=tls_key, max_body=max_body,
             header_timeout=header_timeout, body_timeout=body_timeout,
             refetch_cooldown=refetch_cooldown,
-            key_retry=float(os.environ.get("WEBHOOKS_MIGRATE_TEST_KEY_RETRY", "10")),
+            key_retry=jwks_retry,
         )  # fmt: skip
         if not is_url(jwks):
             from migrate.verify.keys import load_jwks_file

@@ -82,6 +82,7 @@ class Listener:
         self.committer = GroupCommitter(
             self.store,
             max_batch=config.max_batch,
+            writers=1 if self.store.backend == "sqlite" else config.server_writers,
             on_commit=self.metrics.on_commit,
             on_failure=self.metrics.on_failure,
         )
@@ -210,7 +211,7 @@ class Listener:
         outcome = v3.read_token(self.verifier, body)
         try:
             if isinstance(outcome, v3.Refused):
-                await self.committer.submit(rejects=[outcome.reject_row()])
+                self.committer.enqueue_rejects([outcome.reject_row()])
                 reason = outcome.rejection.reason
                 self.metrics.rejected.labels(reason).inc()
                 return _json(400, outcome.body(), jti=outcome.jti, reason=reason)

@@ -13,10 +13,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from migrate.defaults import V2_HASH_ENV
 from migrate.verify.keys import DEFAULT_COOLDOWN_S
 
+__all__ = ["CONFIG_ENV", "MULTIPROC_ENV", "V2_HASH_ENV", "ServeConfig"]
+
 CONFIG_ENV: Final = "WEBHOOKS_MIGRATE_SERVE_CONFIG"
-V2_HASH_ENV: Final = "WEBHOOKS_MIGRATE_V2_HASH"
 MULTIPROC_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
 """prometheus_client's multiprocess directory (set for more than one worker)."""
 DEFAULT_MAX_BODY: Final = 64 * 1024
@@ -46,6 +48,8 @@ class ServeConfig:
     """Seconds between background fetches while no key could be loaded yet."""
     max_batch: int = 1024
     """The most requests one transaction commits (group commit)."""
+    server_writers: int = 2
+    """Transactions in flight at once per worker on PostgreSQL/MariaDB (SQLite: one)."""
     lock_timeout: float = 5.0
     """How long a commit waits for the store's write lock before the request gets a 503."""
     retry_after: int = 5

@@ -46,7 +46,11 @@ _STOP = object()
 
 
 class GroupCommitter:
-    """One writer thread over a :class:`ListenerStore`.
+    """Writer threads over a :class:`ListenerStore`: one for SQLite (one writer at a time
+    anyway), several for a server, whose transactions then commit side by side.
+
+    Each transaction inserts in ``event_id`` order, then counts re-sightings in that order, so
+    concurrent ones wait on each other's rows without a deadlock.
 
     ``on_commit(size, seconds)`` and ``on_failure(error)`` observe each transaction (metrics).
     """
@@ -56,6 +60,7 @@ class GroupCommitter:
         store: ListenerStore,
         *,
         max_batch: int = 1024,
+        writers: int = 1,
         on_commit: Callable[[int, float], None] | None = None,
         on_failure: Callable[[BaseException], None] | None = None,
     ) -> None:
@@ -65,8 +70,13 @@ class GroupCommitter:
         self.on_failure = on_failure
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._stopping = False
-        self._thread = threading.Thread(target=self._run, name="group-commit", daemon=True)
-        self._thread.start()
+        self._lock = threading.Lock()
+        self._threads = [
+            threading.Thread(target=self._run, name=f"group-commit-{i}", daemon=True)
+            for i in range(writers)
+        ]
+        for thread in self._threads:
+            thread.start()
         self.healthy = True
         """Whether the last transaction committed."""
 
@@ -78,27 +88,34 @@ class GroupCommitter:
         rejects: list[dict[str, Any]] | None = None,
     ) -> Written:
         """Wait until these rows are committed; :class:`StoreFailed` if their commit failed."""
-        if self._stopping:
-            raise StoreFailed("the listener is stopping")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Written] = loop.create_future()
-        self._queue.put(_Item(loop, future, v3 or [], v2 or [], rejects or []))
+        with self._lock:  # every item is queued before the stop mark, or refused
+            if self._stopping:
+                raise StoreFailed("the listener is stopping")
+            self._queue.put(_Item(loop, future, v3 or [], v2 or [], rejects or []))
         return await future
 
     def enqueue_rejects(self, rejects: list[dict[str, Any]]) -> None:
         """Keep these rejects with the next commit, without waiting for it.
 
-        A 400 promises nothing (the sender is told the token is refused), so it need not wait
-        for an fsync; a reject lost to a store failure is sent again by the sender's retries.
+        A 400 promises nothing (the sender is told its token is refused and does not count on
+        it being kept), so it need not wait for an fsync; a reject lost to a store failure
+        comes back with the sender's next retry.
         """
-        if not self._stopping:
-            self._queue.put(_Item(None, None, [], [], rejects))
+        with self._lock:
+            if not self._stopping:
+                self._queue.put(_Item(None, None, [], [], rejects))
 
     def stop(self, timeout: float = 30.0) -> None:
         """Commit what is queued, then end the thread (graceful stop)."""
-        self._stopping = True
-        self._queue.put(_STOP)
-        self._thread.join(timeout)
+        with self._lock:
+            self._stopping = True
+            for _ in self._threads:
+                self._queue.put(_STOP)
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
         self.store.close()
 
     def _take(self) -> tuple[list[_Item], bool]:
