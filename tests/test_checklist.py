@@ -245,8 +245,12 @@ def test_junit_output_parses_and_reports_failures_and_skips(
 ) -> None:
     url, engine = ready_store
     changes(engine, 1, skip_v3=1)  # one v2 event without partner: 150/151 < 0.999
-    code, out, _ = invoke("--db", url, "--format", "junit", "--exports-dir", str(tmp_path))
+    report = tmp_path / "checklist.xml"
+    code, out, _ = invoke(
+        "--db", url, "--format", "junit", "--exports-dir", str(tmp_path), "-o", str(report)
+    )
     assert code == 1
+    assert report.read_text() == out
     root = ET.fromstring(out)  # noqa: S314 - our own output
     cases = {case.get("name"): case for case in root.iter("testcase")}
     assert list(cases) == [

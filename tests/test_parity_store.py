@@ -251,3 +251,26 @@ def test_times_and_durations(text: str) -> None:
 
     now = datetime(2026, 12, 2, tzinfo=UTC)
     assert parse_moment(text, now) <= now
+
+
+def test_entities_differing_only_by_trailing_spaces_stay_apart(store_engine: Engine) -> None:
+    # MariaDB's collations compare "u1" and "u1 " as equal (PAD SPACE): they must not pair
+    # (as one entity, both v2 events would find a partner).
+    store_events(
+        store_engine,
+        [
+            Ev("v2", "u1", None, at(0)),
+            Ev("v3", "u1 ", "entityCreated", at(0)),
+            Ev("v2", "u1 ", None, at(500)),
+            Ev("v3", "u1", "entityCreated", at(1)),
+            Ev("v3", "u1", "entityCreated", at(501)),
+        ],
+    )
+    report = run_parity(store_engine, ParityOptions(details=True), now=NOW)
+    assert (report.matched, report.v2_only, report.v3_only) == (1, 1, 2)
+    assert report.unmatched is not None
+    assert sorted((u["entity_id"], u["occurred_at"][11:19]) for u in report.unmatched) == [
+        ("u1", "00:08:21"),
+        ("u1 ", "00:00:00"),
+        ("u1 ", "00:08:20"),
+    ]

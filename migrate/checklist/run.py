@@ -32,8 +32,6 @@ CHECKS: dict[str, Callable[[Context], Check]] = {
 }
 assert tuple(CHECKS) == ORDER
 
-DEFAULT_API_URL = "https://v1.api.us.janrain.com"
-
 
 def _open_store(ctx: Context, db_url: str) -> None:
     from sqlalchemy import exc
@@ -53,7 +51,7 @@ def _open_store(ctx: Context, db_url: str) -> None:
 
 def _configure_api(ctx: Context, env: Mapping[str, str]) -> None:
     from migrate.api.auth import credentials_from_env
-    from migrate.api.client import ApiClient, ApiSettings
+    from migrate.api.client import DEFAULT_BASE_URL, ApiClient, ApiSettings
     from migrate.api.errors import ApiConfigError
 
     s = ctx.settings
@@ -65,7 +63,7 @@ def _configure_api(ctx: Context, env: Mapping[str, str]) -> None:
     if not s.customer_id:
         ctx.api_missing = "no customer id (--customer-id or WEBHOOKS_MIGRATE_CUSTOMER_ID)"
         return
-    base_url, customer_id = s.base_url or DEFAULT_API_URL, s.customer_id
+    base_url, customer_id = s.base_url or DEFAULT_BASE_URL, s.customer_id
     ctx.secrets = tuple(credentials.secret_values())
 
     def connect() -> ApiClient:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from migrate.checklist import (
     text_table,
 )
 from migrate.checklist.config import DEFAULT_CONFIG
-from migrate.cli.base import db_option, emit_json
+from migrate.cli.base import db_option
 from migrate.errors import ProblemFound
 
 BASE_URL_ENV = "WEBHOOKS_MIGRATE_API_URL"
@@ -74,20 +75,16 @@ def checklist(
         raise click.BadParameter(str(exc), param_hint="--window") from exc
     verdict = run_checklist(db_url, settings)
     if output_format == "json":
-        emit_json(verdict.to_json())
-        rendered = None
+        rendered = json.dumps(verdict.to_json(), indent=2) + "\n"
+        shown = rendered
     elif output_format == "junit":
-        rendered = junit_xml(verdict)
-        click.echo(rendered, nl=False)
+        rendered = shown = junit_xml(verdict)
     else:
         rendered = text_table(verdict)
-        colour = sys.stdout.isatty()
-        click.echo(text_table(verdict, colour=colour), nl=False)
+        shown = text_table(verdict, colour=True) if sys.stdout.isatty() else rendered
+    click.echo(shown, nl=False)
     if output is not None:
-        import json
-
-        text = rendered if rendered is not None else json.dumps(verdict.to_json(), indent=2)
-        output.write_text(text, encoding="utf-8")
+        output.write_text(rendered, encoding="utf-8")
     if not verdict.ready:
         failing = [c.id for c in verdict.checks if c.status == "fail"] or [
             c.id for c in verdict.checks if c.status != "pass"
