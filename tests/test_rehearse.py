@@ -211,7 +211,10 @@ def test_a_detectable_fault_exits_1_naming_the_check(tmp_path: Path) -> None:
     assert "$ webhooks-migrate parity" in done.stdout  # the runbook
 
 
-def test_ctrl_c_in_the_middle_exits_130_and_leaves_nothing_running(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_in_the_middle_exits_130_and_leaves_nothing_running(
+    tmp_path: Path, sig: signal.Signals
+) -> None:
     process = subprocess.Popen(
         cli("--dir", str(tmp_path), "--events", "6000"),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
@@ -231,7 +234,7 @@ def test_ctrl_c_in_the_middle_exits_130_and_leaves_nothing_running(tmp_path: Pat
     assert group_alive(pid)
     assert len(set(ports)) == 2
     time.sleep(0.5)  # in the middle of the stream
-    process.send_signal(signal.SIGINT)
+    process.send_signal(sig)
     assert process.wait(60) == 130
     err = process.stderr.read()
     assert "interrupted during stream" in err

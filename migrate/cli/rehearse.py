@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -22,6 +25,21 @@ from migrate.rehearse import (
 )
 
 FAULT_HELP = "; ".join(f"{f.name}: {f.what}" for f in FAULTS.values())
+
+
+@contextlib.contextmanager
+def sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM (a CI timeout, ``kill``) stops the rehearsal as Ctrl-C does: the listener and
+    the simulator are stopped before it exits, instead of the listener living on."""
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _checked_db(_ctx: click.Context, _param: click.Parameter, url: str | None) -> str | None:
@@ -98,12 +116,13 @@ def rehearse_command(
         if speak:
             say(step_line(step, number, total))
 
-    report = rehearse(
-        options,
-        directory=folder,
-        on_step=on_step,
-        on_progress=lambda done, _total: bar.update(done),
-    )
+    with sigterm_interrupts():
+        report = rehearse(
+            options,
+            directory=folder,
+            on_step=on_step,
+            on_progress=lambda done, _total: bar.update(done),
+        )
     if text:
         click.echo(final_text(report, colour=sys.stdout.isatty()), nl=False)
     else:

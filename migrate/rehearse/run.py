@@ -23,7 +23,7 @@ from migrate.api.auth import Credentials, Secret
 from migrate.api.client import ApiClient, ApiSettings
 from migrate.api.clock import ManualClock
 from migrate.errors import Interrupted, UsageError
-from migrate.rehearse.faults import FAULTS, expected_failures
+from migrate.rehearse.faults import expected_failures, parse_faults
 from migrate.rehearse.listener import Listener, ListenerSettings
 from migrate.rehearse.plan import plan_stream, stream_start
 from migrate.rehearse.report import OK, Report, Step
@@ -65,9 +65,7 @@ class RehearsalOptions:
     def __post_init__(self) -> None:
         if self.events < 1:
             raise ValueError("--events must be at least 1")
-        unknown = sorted(self.faults - set(FAULTS))
-        if unknown:
-            raise ValueError(f"unknown fault {unknown[0]!r}; known faults: {', '.join(FAULTS)}")
+        parse_faults(sorted(self.faults))
 
 
 def make_directory(options: RehearsalOptions) -> Path:
