@@ -108,11 +108,17 @@ def rehearse_command(
     if speak:
         listed = ", ".join(sorted(faults)) or "none"
         say(f"rehearsal in {folder}: {events:,} changes, faults: {listed}")
-    bar = Progress("stream", enabled=terminal)
+    bars: list[Progress] = []  # made when the stream starts, so its rate is the stream's
+
+    def on_progress(done: int, _total: int) -> None:
+        if not bars:
+            bars.append(Progress("stream", enabled=terminal))
+        bars[0].update(done)
 
     def on_step(step: Step, number: int, total: int) -> None:
         if step.id == "stream":
-            bar.close()
+            for bar in bars:
+                bar.close()
         if speak:
             say(step_line(step, number, total))
 
@@ -121,7 +127,7 @@ def rehearse_command(
             options,
             directory=folder,
             on_step=on_step,
-            on_progress=lambda done, _total: bar.update(done),
+            on_progress=on_progress,
         )
     if text:
         click.echo(final_text(report, colour=sys.stdout.isatty()), nl=False)
