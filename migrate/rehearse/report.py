@@ -155,5 +155,8 @@ def final_text(report: Report, *, colour: bool = False) -> str:
             + "\n"
         )
     parts.append(runbook_text(report))
-    parts.append(f"rehearsal took {report.seconds:.1f} s; its files are in {report.directory}\n")
+    parts.append(
+        f"rehearsal took {report.seconds:.1f} s; its files are in {report.directory}; look at its "
+        f"store with: webhooks-migrate status --db {report.store}\n"
+    )
     return "".join(parts)
