@@ -54,7 +54,7 @@ class ListenerProcess:
     process: subprocess.Popen[bytes] | None = None
     stderr_path: Path | None = None
 
-    def start(self, tmp: Path, *, wait_ready: bool = True) -> ListenerProcess:
+    def start(self, tmp: Path, *, wait_ready: bool = True, wait: bool = True) -> ListenerProcess:
         self.port = self.port or free_port()
         self.stderr_path = tmp / f"listener-{self.port}.log"
         env = {**os.environ, **self.env}
@@ -65,7 +65,8 @@ class ListenerProcess:
         ]  # fmt: skip
         with open(self.stderr_path, "wb") as err:
             self.process = subprocess.Popen(command, stderr=err, env=env, cwd=ROOT)
-        self.wait_up(ready=wait_ready)
+        if wait:
+            self.wait_up(ready=wait_ready)
         return self
 
     def wait_up(self, *, ready: bool, timeout: float = 20.0) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 from serve_support import ListenerProcess, stored, token
@@ -77,3 +78,58 @@ def test_serve_exits_2_without_keys_and_3_when_the_store_is_unreachable(tmp_path
     down = run("--db", "postgresql://nobody@127.0.0.1:1/none", "--jwks", str(keys_file))
     assert down.returncode == 3
     assert len(down.stderr.strip().splitlines()) == 1
+
+
+def test_tls_with_a_certificate_and_key(tmp_path: Path) -> None:
+    import datetime
+    import http.client
+    import ssl
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name).issuer_name(name).public_key(private.public_key())
+        .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+        .sign(private, hashes.SHA256())
+    )  # fmt: skip
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        private.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )  # fmt: skip
+    key = SigningKey.generate()
+    keys_file = tmp_path / "jwks.json"
+    from test_verify_support import jwks as jwk_set
+
+    keys_file.write_text(json.dumps(jwk_set(key)))
+    db = f"sqlite:///{tmp_path / 'store.db'}"
+    listener = ListenerProcess(
+        db, str(keys_file), ["--tls-cert", str(cert_file), "--tls-key", str(key_file)]
+    )
+    context = ssl.create_default_context(cafile=str(cert_file))
+    context.check_hostname = False
+    listener.start(tmp_path, wait=False)  # its probes speak plain HTTP
+    text, jti = token(key)
+    status = 0
+    for _ in range(200):
+        try:
+            conn = http.client.HTTPSConnection("127.0.0.1", listener.port, context=context)
+            conn.request("POST", "/v3", text, {"Content-Type": "application/secevent+jwt"})
+            status = conn.getresponse().status
+            conn.close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    assert status == 202
+    assert stored(db) == {jti: 1}
+    assert listener.stop() == 0
