@@ -36,7 +36,8 @@ assert tuple(CHECKS) == ORDER
 def _open_store(ctx: Context, db_url: str) -> None:
     from sqlalchemy import exc
 
-    from migrate.store import StoreUnavailable, open_store, safe_url
+    from migrate.errors import BadStoreUrl, StoreUnavailable
+    from migrate.store import open_store, safe_url
     from migrate.store.revision import at_head
 
     ctx.store_name = safe_url(db_url)
@@ -45,7 +46,7 @@ def _open_store(ctx: Context, db_url: str) -> None:
         ctx.store_ready = at_head(ctx.engine)
     except StoreUnavailable as error:
         ctx.store_error = str(error)
-    except (exc.ArgumentError, exc.NoSuchModuleError) as error:
+    except (BadStoreUrl, exc.ArgumentError, exc.NoSuchModuleError) as error:
         ctx.store_error = f"not a usable store URL {ctx.store_name}: {error}"
 
 

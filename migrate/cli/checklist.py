@@ -18,11 +18,8 @@ from migrate.checklist import (
 )
 from migrate.checklist.config import DEFAULT_CONFIG
 from migrate.cli.base import db_option
+from migrate.defaults import BASE_URL_ENV, CUSTOMER_ENV, SUBSCRIPTION_ENV
 from migrate.errors import ProblemFound
-
-BASE_URL_ENV = "WEBHOOKS_MIGRATE_API_URL"
-CUSTOMER_ENV = "WEBHOOKS_MIGRATE_CUSTOMER_ID"
-SUBSCRIPTION_ENV = "WEBHOOKS_MIGRATE_SUBSCRIPTION_ID"
 
 
 @click.command()

@@ -16,16 +16,13 @@ from typing import Any
 from sqlalchemy import Engine
 
 from adapters.errors import Rejection
-from adapters.events_store import event_from_record, token_of_record
-from adapters.set_token import event_from_parsed, parse_compact
 from adapters.unified import UnifiedEvent
-from migrate.kinds import INPUT_KINDS, V2Options, converter
+from migrate.kinds import INPUT_KINDS, V2Options, converter, kind_of
 from migrate.readers import parse_json_bytes
 from migrate.rejects.records import RETRIED, RejectRecord, iter_rejects, mark_resolved
 from migrate.store.writes import check_event, insert_events
 
 TokenCheck = Callable[[Any], None]
-TOKEN_KINDS = ("set", "events")
 
 
 @dataclass(frozen=True)
@@ -74,33 +71,16 @@ def guess_kind(raw: str) -> str:
     return "v2"
 
 
-def _verified_converter(kind: str, options: RetryOptions) -> Callable[[Any], UnifiedEvent]:
-    verify = options.verify
-    if verify is None or kind not in TOKEN_KINDS:
+def _converter(kind: str, options: RetryOptions) -> Callable[[Any], UnifiedEvent]:
+    """The adapter for ``kind``, verifying tokens first when keys are given (as ingest does)."""
+    verifying = kind_of(kind).verifying
+    if options.verify is None or verifying is None:
         return converter(kind, options.v2)
-    check: TokenCheck = verify
-    if kind == "set":
-
-        def from_token(text: Any) -> UnifiedEvent:
-            token = parse_compact(text)
-            check(token)
-            return event_from_parsed(token)
-
-        return from_token
-
-    def from_record(record: Any) -> UnifiedEvent:
-        token = token_of_record(record)
-        try:
-            check(token)
-        except Rejection as rejection:
-            raise rejection.under("/request/payload") from None
-        return event_from_record(record, token)
-
-    return from_record
+    return verifying(options.verify)
 
 
 def needs_keys(kind: str) -> bool:
-    return kind in TOKEN_KINDS
+    return kind_of(kind).carries_tokens
 
 
 def convert_reject(reject: RejectRecord, options: RetryOptions) -> list[UnifiedEvent]:
@@ -110,7 +90,7 @@ def convert_reject(reject: RejectRecord, options: RetryOptions) -> list[UnifiedE
         raise Rejection("unsupported", "", f"cannot retry a record of kind {kind!r}")
     if needs_keys(kind) and options.verify is None and not options.no_verify:
         raise Rejection("no_keys", "", "tokens need --jwks (or an explicit --no-verify)")
-    convert = _verified_converter(kind, options)
+    convert = _converter(kind, options)
     if kind == "set":
         values: list[Any] = [reject.raw]
     else:
