@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import http.client
 import os
 import signal
@@ -64,7 +66,12 @@ class ListenerProcess:
             "--issuer", ISSUER, "--audience", AUDIENCE, "--port", str(self.port), *self.args,
         ]  # fmt: skip
         with open(self.stderr_path, "wb") as err:
-            self.process = subprocess.Popen(command, stderr=err, env=env, cwd=ROOT)
+            # A session of its own: the listener and granian's worker processes are one process
+            # group, which kill() ends at once (as a power cut or systemd's cgroup kill does).
+            self.process = subprocess.Popen(
+                command, stderr=err, env=env, cwd=ROOT, start_new_session=True
+            )
+        _STARTED.append(self.process)
         if wait:
             self.wait_up(ready=wait_ready)
         return self
@@ -103,9 +110,17 @@ class ListenerProcess:
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:
         assert self.process is not None
+        if sig == signal.SIGKILL:
+            return self.kill()
         if self.process.poll() is None:
             self.process.send_signal(sig)
         return self.process.wait(timeout)
+
+    def kill(self) -> int:
+        """SIGKILL the whole listener, workers included (nothing of it is left to notice)."""
+        assert self.process is not None
+        _kill_group(self.process)
+        return self.process.wait(10)
 
     def log(self) -> str:
         return self.stderr_path.read_text() if self.stderr_path else ""
@@ -148,6 +163,21 @@ def eventually(check: Callable[[], bool], timeout: float = 5.0) -> bool:
 
 def sqlite_path(db: str) -> str:
     return db.removeprefix("sqlite:///")
+
+
+_STARTED: list[subprocess.Popen[bytes]] = []
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+@atexit.register
+def _no_listener_outlives_the_tests() -> None:
+    # A test that failed half-way must not leave a listener (or its workers) holding a port.
+    for process in _STARTED:
+        _kill_group(process)
 
 
 def running(listeners: list[ListenerProcess]) -> Iterator[ListenerProcess]:

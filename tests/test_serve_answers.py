@@ -176,3 +176,14 @@ def test_the_log_has_one_json_line_per_request_and_no_token_or_secret(
     log = listener.log()
     for secret in (text, bad, text.split(".")[1], bad.split(".")[2], V2_HASH, AUDIENCE):
         assert secret not in log
+
+
+def test_the_listener_records_its_audience_for_the_checklist(listener: ListenerProcess) -> None:
+    from migrate.store import open_store
+    from migrate.store import settings as store_settings
+
+    engine = open_store(listener.db, upgrade=False)
+    try:
+        assert store_settings.get(engine, store_settings.LISTENER_AUDIENCE) == AUDIENCE
+    finally:
+        engine.dispose()

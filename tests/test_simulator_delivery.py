@@ -379,3 +379,17 @@ def test_the_rehearsal_endpoints_refuse_bad_requests_in_one_line(rig: Rig) -> No
         urllib.request.urlopen(request, timeout=10)
     assert caught.value.code == 400
     assert "many" in json.load(caught.value)["details"]
+
+
+def test_a_lost_request_never_reaches_the_endpoint_and_counts_as_a_failed_attempt(
+    rec: Receiver,
+) -> None:
+    world = world_for(rec)
+    lost, kept = publish(world), publish(world)
+    lose = lambda d: d.event_id == lost  # noqa: E731
+    with DeliveryEngine(world, timeout=TIMEOUT, lose_request=lose) as engine:
+        engine.run_until_quiescent()
+    assert [h["statusCode"] for h in world.events[lost].history] == [None] * 6
+    assert world.events[lost].state == "failure"
+    assert [h["statusCode"] for h in world.events[kept].history] == [202]
+    assert rec.bodies() == [world.events[kept].token.encode()]

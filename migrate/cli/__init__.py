@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "parity": "migrate.cli.parity:parity",
     "rejects": "migrate.cli.rejects:rejects",
     "checklist": "migrate.cli.checklist:checklist",
+    "rehearse": "migrate.cli.rehearse:rehearse_command",
 }
 
 

@@ -23,11 +23,18 @@ from migrate.serve.config import CONFIG_ENV, MULTIPROC_ENV, ServeConfig
 APP_TARGET = "migrate.serve.app:create_app"
 
 
-def prepare_store(url: str) -> None:
-    """Bring the store to the newest revision once, before any worker starts (exit 3 if down)."""
+def prepare_store(url: str, audience: str | None = None) -> None:
+    """Bring the store to the newest revision once, before any worker starts (exit 3 if down),
+    and record ``audience`` (the listener's public URL) for ``checklist``'s endpoint check."""
+    from migrate.store import settings
     from migrate.store.engine import open_store
 
-    open_store(url).dispose()
+    engine = open_store(url)
+    try:
+        if audience:
+            settings.put(engine, settings.LISTENER_AUDIENCE, audience)
+    finally:
+        engine.dispose()
 
 
 def serve(config: ServeConfig) -> None:
@@ -36,7 +43,7 @@ def serve(config: ServeConfig) -> None:
     from granian.http import HTTP1Settings
     from granian.server import Server
 
-    prepare_store(config.db)
+    prepare_store(config.db, config.audience)
     metrics_dir = None
     os.environ[CONFIG_ENV] = config.to_json()
     if config.workers > 1 and not os.environ.get(MULTIPROC_ENV):

@@ -69,12 +69,16 @@ class WorldBase:
             grace = timedelta(seconds=self.config.job_record_grace_seconds)
             if now >= (job.completed_at or job.created_at) + RETENTION + grace:
                 del self.exports[job.id]
-        # Events were added oldest first: the expired ones are at the front.
-        for event in list(self.events.values()):
+        # Events were added oldest first: the expired ones are at the front (looking stops at
+        # the first live one, without copying the whole list on every look).
+        expired = []
+        for event in self.events.values():
             if now < event.created_at + RETENTION:
                 break
-            del self.events[event.id]
-            self.scheduled.pop(event.id, None)
+            expired.append(event.id)
+        for event_id in expired:
+            del self.events[event_id]
+            self.scheduled.pop(event_id, None)
         return now
 
     def _complete(self, job: SimExport, when: datetime) -> None:

@@ -42,16 +42,19 @@ class DeliveryEngine:
         concurrency: int = 8,
         timeout: float = 10.0,
         lose_answer: Callable[[Delivery], bool] | None = None,
+        lose_request: Callable[[Delivery], bool] | None = None,
     ) -> None:
         """``lose_answer`` says which answers never make it back (the listener got the token,
         the sender saw a timeout): those events are sent again, which is how duplicates
-        happen in real life."""
+        happen in real life. ``lose_request`` says which requests never reach the endpoint
+        (a network failure on the way): a failed attempt the listener never saw."""
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         self.world = world
         self.timeout = timeout
         self.concurrency = concurrency
         self.lose_answer = lose_answer
+        self.lose_request = lose_request
         self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="sim-delivery")
         self._count_lock = threading.Lock()
         self.attempts = 0
@@ -63,6 +66,8 @@ class DeliveryEngine:
         at = self.world.clock.now()
         status: int | None = None
         try:
+            if self.lose_request is not None and self.lose_request(delivery):
+                return
             status = post(
                 delivery.endpoint,
                 delivery.token.encode("ascii"),
