@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from serve_support import AUDIENCE, stored, token
 from test_verify_support import ISSUER, SigningKey, jwks
 
@@ -57,3 +58,55 @@ def test_the_listener_answers_as_an_asgi_callable(tmp_path: Path) -> None:
     assert [a["status"] for a in answers] == [202] * 8 + [400]
     assert json.loads(answers[-1]["body"])["err"] == "invalid_request"
     assert stored(db) == {jti: 8}
+
+
+def test_u0000_is_refused_alone_and_never_fails_the_requests_it_shares_a_commit_with(
+    tmp_path: Path, db_url: str
+) -> None:
+    # PostgreSQL can store U+0000 neither in text nor in JSONB: one such value in a group commit
+    # would fail the whole transaction (503 for every request in it, the listener not ready).
+    key = SigningKey.generate()
+    keys_file = tmp_path / "jwks.json"
+    keys_file.write_text(json.dumps(jwks(key)))
+    open_store(db_url).dispose()
+    app = Listener(ServeConfig(db=db_url, jwks=str(keys_file), issuer=ISSUER, audience=AUDIENCE))
+    good, jti = token(key)
+    nul_claims, _ = token(key, txn="a\x00b")
+    nul_v2 = json.dumps(
+        [
+            {
+                "uuid": "9f2c4a4e-6d44-4d8e-9a51-3f0f2b7c1d11",
+                "entity_type": "user",
+                "datetime": "2026-12-01T10:00:00Z",
+                "hash": "h",
+                "client_id": "c\x00",
+            }
+        ]
+    ).encode()
+    v3, v2 = "application/secevent+jwt", "application/json"
+
+    async def scenario() -> list[dict[str, Any]]:
+        return list(
+            await asyncio.gather(
+                call(app, "POST", "/v3", good.encode(), v3),
+                call(app, "POST", "/v3", nul_claims.encode(), v3),
+                call(app, "POST", "/v3", good.encode()[:20] + b"\x00" + good.encode()[20:], v3),
+                call(app, "POST", "/v2/add", nul_v2, v2),
+            )
+        )
+
+    try:
+        answers = asyncio.run(scenario())
+    finally:
+        app.close()
+    assert [a["status"] for a in answers] == [202, 400, 400, 400]
+    assert json.loads(answers[1]["body"])["err"] == "invalid_request"
+    assert stored(db_url) == {jti: 1}
+    engine = open_store(db_url)
+    try:
+        with engine.connect() as conn:
+            raws = conn.execute(sa.text("SELECT raw FROM rejects")).scalars().all()
+    finally:
+        engine.dispose()
+    assert len(raws) == 3, "every refused body is kept in rejects"
+    assert all("\x00" not in raw for raw in raws)

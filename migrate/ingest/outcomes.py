@@ -96,14 +96,3 @@ def rejected_record(row: dict[str, Any]) -> RejectedRecord:
     return RejectedRecord(
         row["path"], row["line"], row["pointer"], row["reason"], row["message"], row["raw"]
     )
-
-
-def contains_nul(value: Any) -> bool:
-    """Whether a string anywhere in ``value`` (keys included) holds U+0000."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(contains_nul(k) or contains_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(contains_nul(v) for v in value)
-    return False

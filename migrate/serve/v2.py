@@ -14,7 +14,7 @@ import orjson
 from adapters.errors import Reason, Rejection, pointer_join
 from adapters.unified import UnifiedEvent
 from adapters.v2 import V2Kind, event_from_v2
-from migrate.store.writes import check_event, now_text, reject_row
+from migrate.store.writes import check_storable, now_text, reject_row
 
 ROUTES: Final[dict[str, V2Kind | None]] = {
     "/v2/add": "ADD",
@@ -58,7 +58,7 @@ def read_callback(
     for index, notification in enumerate(payload):
         try:
             event = event_from_v2(notification, kind=kind, expected_hash=expected_hash)
-            check_event(event)
+            check_storable(event)
         except Rejection as rejection:
             status = 401 if rejection.reason == Reason.HASH_MISMATCH else 400
             return Refused(status, rejection.under(pointer_join(index)), raw, route)

@@ -12,7 +12,7 @@ from adapters.errors import Reason, Rejection
 from adapters.set_token import ParsedToken, event_from_parsed, parse_compact
 from adapters.unified import UnifiedEvent
 from migrate.serve.codes import error_code
-from migrate.store.writes import check_event, now_text, reject_row
+from migrate.store.writes import check_storable, now_text, reject_row
 from migrate.verify.verifier import Verifier
 
 ROUTE: Final = "/v3"
@@ -59,7 +59,7 @@ def read_token(verifier: Verifier, body: bytes) -> UnifiedEvent | Refused:
         token = parse_compact(text.strip())
         verifier.verify(token)
         event = event_from_parsed(token)
-        check_event(event)
+        check_storable(event)
     except Rejection as rejection:
         return Refused(rejection, _jti(token), text)
     return event
