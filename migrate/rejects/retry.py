@@ -15,14 +15,23 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from adapters.errors import Rejection
+from adapters.errors import Reason, Rejection
 from adapters.unified import UnifiedEvent
-from migrate.kinds import INPUT_KINDS, V2Options, converter, kind_of
+from migrate.kinds import INPUT_KINDS, KINDS, V2Options, converter, kind_of
 from migrate.readers import parse_json_bytes
 from migrate.rejects.records import RETRIED, RejectRecord, iter_rejects, mark_resolved
 from migrate.store.writes import check_event, insert_events
 
 TokenCheck = Callable[[Any], None]
+
+NOT_RETRYABLE = "not_retryable"
+"""The reason of a retry refused before converting: the record cannot be retried safely."""
+SETTLED_OTHERWISE: dict[str, str] = {
+    Reason.CONFLICT: "the stored event keeps its payload: settle it with `rejects resolve`",
+    Reason.NOT_LOADED: "settle it with `rejects resolve`, or ingest its file again",
+}
+"""Rejects that are not records to retry: their ``raw`` is a payload (a token's decoded
+claims), which read as another kind would be stored without its signature checked."""
 
 
 @dataclass(frozen=True)
@@ -83,11 +92,31 @@ def needs_keys(kind: str) -> bool:
     return kind_of(kind).carries_tokens
 
 
+def check_retryable(reject: RejectRecord, kind: str) -> None:
+    """Raise :class:`Rejection` (``not_retryable``) for a reject that retrying as ``kind``
+    could store unchecked: a conflict or ``not_loaded`` reject (settled otherwise), or a record
+    that carries tokens read as a kind that carries none (its signature would go unchecked)."""
+    how = SETTLED_OTHERWISE.get(reject.reason)
+    if how is not None:
+        raise Rejection(
+            NOT_RETRYABLE, "", f"a {reject.reason} reject is not retried as a record; {how}"
+        )
+    original = reject.kind or guess_kind(reject.raw)
+    if original in KINDS and KINDS[original].carries_tokens and not kind_of(kind).carries_tokens:
+        raise Rejection(
+            NOT_RETRYABLE,
+            "",
+            f"a {original} record carries signed tokens: --from {kind} would store it without "
+            "checking its signature",
+        )
+
+
 def convert_reject(reject: RejectRecord, options: RetryOptions) -> list[UnifiedEvent]:
     """The events a reject's raw record gives now; raises :class:`Rejection` if it still fails."""
     kind = options.kind or reject.kind or guess_kind(reject.raw)
     if kind not in INPUT_KINDS:
         raise Rejection("unsupported", "", f"cannot retry a record of kind {kind!r}")
+    check_retryable(reject, kind)
     if needs_keys(kind) and options.verify is None and not options.no_verify:
         raise Rejection("no_keys", "", "tokens need --jwks (or an explicit --no-verify)")
     convert = _converter(kind, options)

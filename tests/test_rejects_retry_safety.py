@@ -1,0 +1,77 @@
+"""``rejects retry`` refuses what ingest refuses: signature-refused tokens, conflicts, U+0000,
+and keeps a listener v2 reject's kind (the route it came in on)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from test_rejects import events_in, invoke
+from test_verify_support import (  # noqa: F401 - pytest fixtures are used by name
+    Keys,
+    jwks,
+    jwks_file,
+    keys,
+    make_claims,
+    sign,
+)
+
+
+def reject_ids(url: str, reason: str) -> list[int]:
+    code, listed, _ = invoke("rejects", "list", "--db", url, "--reason", reason, "--format", "json")
+    assert code == 0
+    return [r["id"] for r in listed["rejects"]]
+
+
+def test_a_token_refused_for_its_signature_is_never_stored_by_retrying_its_claims(
+    tmp_path: Path, keys: Keys, jwks_file: Path, db_url: str
+) -> None:
+    genuine = sign(keys.trusted[0], make_claims(jti="x"))
+    forged = sign(keys.foreign, make_claims(jti="x", txn="33333333-3333-3333-3333-333333333333"))
+    first, second = tmp_path / "first.txt", tmp_path / "second.txt"
+    first.write_text(genuine + "\n")
+    second.write_text(forged + "\n")
+    code, _, _ = invoke(
+        "ingest", "--from", "set", str(first), "--db", db_url, "--jwks", str(jwks_file)
+    )
+    assert code == 0
+    code, _, _ = invoke(
+        "ingest", "--from", "set", str(second), "--db", db_url, "--jwks", str(jwks_file)
+    )
+    assert code == 1  # refused for its signature: raw is the token
+    [signature] = reject_ids(db_url, "unknown_kid")
+    # Unverified, the forgery is a conflict: its raw is the token's decoded claims.
+    third = tmp_path / "third.txt"
+    third.write_text("\n" + forged + "\n")
+    invoke("ingest", "--from", "set", str(third), "--db", db_url, "--no-verify")
+    [conflict] = reject_ids(db_url, "conflict")
+    for reject, kind in ((conflict, "export"), (signature, "export"), (conflict, "set")):
+        code, result, _ = invoke(
+            "rejects", "retry", str(reject), "--from", kind, "--db", db_url,
+            "--no-verify", "--format", "json",
+        )  # fmt: skip
+        assert code == 1, (reject, kind, result)
+        [outcome] = result["retried"]
+        assert outcome["status"] == "rejected", (reject, kind, outcome)
+        assert outcome["reason"] == "not_retryable", (reject, kind, outcome)
+    assert events_in(db_url) == [("x", True)]
+    code, listed, _ = invoke("rejects", "list", "--db", db_url, "--format", "json")
+    assert sorted(r["id"] for r in listed["rejects"]) == sorted([signature, conflict])
+
+
+def test_a_conflict_reject_is_not_retried_as_a_record(tmp_path: Path, sqlite_url: str) -> None:
+    claims = make_claims(jti="same")
+    first, second = tmp_path / "a.ndjson", tmp_path / "b.ndjson"
+    first.write_text(json.dumps(claims) + "\n")
+    second.write_text(json.dumps({**claims, "txn": "11111111-1111-1111-1111-111111111111"}) + "\n")
+    invoke("ingest", "--from", "export", str(first), "--db", sqlite_url)
+    assert invoke("ingest", "--from", "export", str(second), "--db", sqlite_url)[0] == 1
+    [conflict] = reject_ids(sqlite_url, "conflict")
+    code, result, _ = invoke(
+        "rejects", "retry", str(conflict), "--db", sqlite_url, "--format", "json"
+    )
+    assert code == 1
+    [outcome] = result["retried"]
+    assert outcome["status"] == "rejected"
+    assert "resolve" in outcome["message"]
+    assert reject_ids(sqlite_url, "conflict") == [conflict]  # still unresolved
