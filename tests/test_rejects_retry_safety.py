@@ -75,3 +75,33 @@ def test_a_conflict_reject_is_not_retried_as_a_record(tmp_path: Path, sqlite_url
     assert outcome["status"] == "rejected"
     assert "resolve" in outcome["message"]
     assert reject_ids(sqlite_url, "conflict") == [conflict]  # still unresolved
+
+
+def test_a_retried_record_whose_event_id_is_stored_with_another_payload_is_a_conflict(
+    tmp_path: Path, keys: Keys, jwks_file: Path, db_url: str
+) -> None:
+    late = sign(keys.rotated_in, make_claims(jti="shared"))  # its key is not published yet
+    other = sign(
+        keys.trusted[0], make_claims(jti="shared", txn="22222222-2222-2222-2222-222222222222")
+    )
+    first, second = tmp_path / "first.txt", tmp_path / "second.txt"
+    first.write_text(late + "\n")
+    second.write_text(other + "\n")
+    assert (
+        invoke("ingest", "--from", "set", str(first), "--db", db_url, "--jwks", str(jwks_file))[0]
+        == 1
+    )
+    assert (
+        invoke("ingest", "--from", "set", str(second), "--db", db_url, "--jwks", str(jwks_file))[0]
+        == 0
+    )
+    fixed = tmp_path / "jwks-fixed.json"
+    fixed.write_text(json.dumps(jwks(*keys.trusted, keys.rotated_in)))
+    code, result, _ = invoke(
+        "rejects", "retry", "--db", db_url, "--jwks", str(fixed), "--format", "json"
+    )
+    assert code == 1
+    [outcome] = result["retried"]
+    assert (outcome["status"], outcome["reason"]) == ("rejected", "conflict")
+    code, listed, _ = invoke("rejects", "list", "--db", db_url, "--format", "json")
+    assert [r["id"] for r in listed["rejects"]] == [outcome["id"]]  # not settled

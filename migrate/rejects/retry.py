@@ -4,7 +4,8 @@ What converts (and verifies) now is stored through :mod:`migrate.store.writes`, 
 that writes events, and its reject is marked ``retried`` with the event it became, in the same
 transaction. Only unresolved rejects are retried and the mark is conditional, so a reject
 becomes an event once; an event the store already has (the same ``event_id`` came in another
-way) is not stored again: the reject is settled as that event.
+way, with the same payload) is not stored again: the reject is settled as that event. One
+stored with another payload is a conflict: the reject stays unresolved, the event unchanged.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import Engine
 
 from adapters.errors import Reason, Rejection
@@ -20,6 +22,7 @@ from adapters.unified import UnifiedEvent
 from migrate.kinds import INPUT_KINDS, KINDS, V2Options, converter, kind_of
 from migrate.readers import parse_json_bytes
 from migrate.rejects.records import RETRIED, RejectRecord, iter_rejects, mark_resolved
+from migrate.store.models import Base
 from migrate.store.writes import check_event, insert_events
 
 TokenCheck = Callable[[Any], None]
@@ -153,6 +156,20 @@ def retry_rejects(
     return outcomes
 
 
+def conflicting(conn: sa.Connection, events: Sequence[UnifiedEvent]) -> str | None:
+    """The first of ``events`` whose event_id is stored with another payload, as ingest's
+    conflict check finds them (a v2 event's id comes from its content: never a conflict)."""
+    wanted = {e.event_id: e.payload for e in events if e.source != "v2"}
+    if not wanted:
+        return None
+    table = Base.metadata.tables["events"]
+    query = sa.select(table.c.event_id, table.c.payload).where(table.c.event_id.in_(wanted))
+    for key, payload in conn.execute(query):
+        if payload != wanted[key]:
+            return str(key)
+    return None
+
+
 def _retry_one(engine: Engine, reject: RejectRecord, options: RetryOptions) -> RetryOutcome:
     try:
         events = convert_reject(reject, options)
@@ -163,6 +180,16 @@ def _retry_one(engine: Engine, reject: RejectRecord, options: RetryOptions) -> R
     kind = options.kind or reject.kind or guess_kind(reject.raw)
     verified = (options.verify is not None) if needs_keys(kind) else None
     with engine.connect() as conn, conn.begin() as transaction:
+        clash = conflicting(conn, events)
+        if clash is not None:
+            transaction.rollback()
+            return RetryOutcome(
+                reject.id,
+                "rejected",
+                reason=Reason.CONFLICT,
+                message=f"event_id {clash!r} is stored with a different payload; the stored "
+                "event is unchanged (settle this reject with `rejects resolve`)",
+            )
         inserted = insert_events(
             conn,
             events,
