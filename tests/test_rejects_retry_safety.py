@@ -105,3 +105,18 @@ def test_a_retried_record_whose_event_id_is_stored_with_another_payload_is_a_con
     assert (outcome["status"], outcome["reason"]) == ("rejected", "conflict")
     code, listed, _ = invoke("rejects", "list", "--db", db_url, "--format", "json")
     assert [r["id"] for r in listed["rejects"]] == [outcome["id"]]  # not settled
+
+
+def test_a_retried_record_holding_u0000_is_refused_on_every_backend(
+    tmp_path: Path, db_url: str
+) -> None:
+    claims = make_claims(jti="nul", txn="bad\u0000txn")
+    path = tmp_path / "export.ndjson"
+    path.write_text(json.dumps(claims) + "\n")
+    assert invoke("ingest", "--from", "export", str(path), "--db", db_url)[0] == 1
+    code, result, err = invoke("rejects", "retry", "--db", db_url, "--format", "json")
+    assert code == 1, err
+    [outcome] = result["retried"]
+    assert outcome["status"] == "rejected"
+    assert "U+0000" in outcome["message"]
+    assert events_in(db_url) == []

@@ -98,6 +98,10 @@ def rejected_record(row: dict[str, Any]) -> RejectedRecord:
     )
 
 
+NUL_REFUSED = "contains U+0000, which PostgreSQL cannot store (refused on every backend)"
+"""Why a record holding U+0000 is refused (ingest, ``rejects retry``)."""
+
+
 def contains_nul(value: Any) -> bool:
     """Whether a string anywhere in ``value`` (keys included) holds U+0000."""
     if isinstance(value, str):

@@ -13,7 +13,7 @@ from adapters.timefmt import format_ms
 from adapters.unified import UnifiedEvent
 from migrate.convert import RejectedRecord
 from migrate.ingest.batch import Batch, Writer
-from migrate.ingest.outcomes import contains_nul
+from migrate.ingest.outcomes import NUL_REFUSED, contains_nul
 from migrate.ingest.reports import BATCH, IngestOptions
 from migrate.kinds import Kind, converter, opened
 from migrate.readers import Record
@@ -147,11 +147,7 @@ class BatchMaker:
                 if (b"\\u0000" in record.raw and contains_nul(record.value)) or (
                     self.tokens and contains_nul(event.payload)
                 ):
-                    raise Rejection(
-                        Reason.SCHEMA,
-                        "",
-                        "contains U+0000, which PostgreSQL cannot store (refused on every backend)",
-                    )
+                    raise Rejection(Reason.SCHEMA, "", NUL_REFUSED)
                 values = event_values(
                     event, verified=self.verified, file_id=file_id, line=record.line, now=now
                 )

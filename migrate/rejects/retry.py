@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 
 from adapters.errors import Reason, Rejection
 from adapters.unified import UnifiedEvent
+from migrate.ingest.outcomes import NUL_REFUSED, contains_nul
 from migrate.kinds import INPUT_KINDS, KINDS, V2Options, converter, kind_of
 from migrate.readers import parse_json_bytes
 from migrate.rejects.records import RETRIED, RejectRecord, iter_rejects, mark_resolved
@@ -133,6 +134,9 @@ def convert_reject(reject: RejectRecord, options: RetryOptions) -> list[UnifiedE
         values = value if kind == "v2" and isinstance(value, list) else [value]
     events = [convert(v) for v in values]
     for event in events:
+        # As ingest: refused on every backend, though only PostgreSQL cannot store it.
+        if contains_nul(event.to_json()):  # the payload, and what came from it
+            raise Rejection(Reason.SCHEMA, "", NUL_REFUSED)
         check_event(event)
     return events
 
