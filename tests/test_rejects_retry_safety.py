@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from test_rejects import events_in, invoke
+import sqlalchemy as sa
+from test_rejects import FIXTURES, events_in, invoke
 from test_verify_support import (  # noqa: F401 - pytest fixtures are used by name
     Keys,
     jwks,
@@ -15,6 +16,10 @@ from test_verify_support import (  # noqa: F401 - pytest fixtures are used by na
     make_claims,
     sign,
 )
+
+from migrate.store import make_engine
+from migrate.store.models import Base
+from migrate.store.writes import now_text, reject_row
 
 
 def reject_ids(url: str, reason: str) -> list[int]:
@@ -120,3 +125,25 @@ def test_a_retried_record_holding_u0000_is_refused_on_every_backend(
     assert outcome["status"] == "rejected"
     assert "U+0000" in outcome["message"]
     assert events_in(db_url) == []
+
+
+def test_a_listener_v2_reject_is_retried_as_the_kind_of_its_route(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    good = json.loads((FIXTURES / "seed-v2-payload.json").read_text())[0]
+    invoke("db", "upgrade", "--db", sqlite_url)
+    engine = make_engine(sqlite_url)
+    row = reject_row(
+        path="/v2/delete", pointer="/0/hash", reason="hash_mismatch", message="wrong hash",
+        raw=json.dumps([good]), now=now_text(),
+    )  # fmt: skip
+    with engine.begin() as conn:
+        conn.execute(sa.insert(Base.metadata.tables["rejects"]), [row])
+    code, _, err = invoke(
+        "rejects", "retry", "--db", sqlite_url, "--v2-hash", good["hash"], "--format", "json"
+    )
+    assert code == 0, err
+    with engine.connect() as conn:
+        kinds = conn.execute(sa.text("SELECT event_type FROM events")).scalars().all()
+    engine.dispose()
+    assert kinds == ["entityDeleted"]

@@ -11,7 +11,7 @@ stored with another payload is a conflict: the reject stays unresolved, the even
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,6 +23,7 @@ from migrate.ingest.outcomes import NUL_REFUSED, contains_nul
 from migrate.kinds import INPUT_KINDS, KINDS, V2Options, converter, kind_of
 from migrate.readers import parse_json_bytes
 from migrate.rejects.records import RETRIED, RejectRecord, iter_rejects, mark_resolved
+from migrate.serve.v2 import ROUTES
 from migrate.store.models import Base
 from migrate.store.writes import check_event, insert_events
 
@@ -115,6 +116,14 @@ def check_retryable(reject: RejectRecord, kind: str) -> None:
         )
 
 
+def v2_options_for(reject: RejectRecord, v2: V2Options) -> V2Options:
+    """``v2`` with the webhook's kind a listener reject's route gave (``/v2/update``: UPDATE),
+    unless ``--v2-kind`` says it; a v2 notification does not say its kind itself."""
+    if v2.kind is not None or reject.file_id is not None:
+        return v2
+    return replace(v2, kind=ROUTES.get(reject.path))
+
+
 def convert_reject(reject: RejectRecord, options: RetryOptions) -> list[UnifiedEvent]:
     """The events a reject's raw record gives now; raises :class:`Rejection` if it still fails."""
     kind = options.kind or reject.kind or guess_kind(reject.raw)
@@ -123,6 +132,8 @@ def convert_reject(reject: RejectRecord, options: RetryOptions) -> list[UnifiedE
     check_retryable(reject, kind)
     if needs_keys(kind) and options.verify is None and not options.no_verify:
         raise Rejection("no_keys", "", "tokens need --jwks (or an explicit --no-verify)")
+    if kind == "v2":
+        options = replace(options, v2=v2_options_for(reject, options.v2))
     convert = _converter(kind, options)
     if kind == "set":
         values: list[Any] = [reject.raw]
