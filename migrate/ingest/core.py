@@ -135,8 +135,11 @@ class Ingester(BatchMaker, Generic[Store]):
         """Mark stored events ``ids`` verified (a forced re-read verified them), committed."""
         raise NotImplementedError
 
-    def _delete_events(self, conn: Store, ids: list[str]) -> None:
-        """Delete stored events ``ids`` and their deliveries, in the open transaction."""
+    def _delete_unverified(self, conn: Store, ids: list[str]) -> int:
+        """Delete those of stored events ``ids`` still unverified (``signature_verified``
+        false), and only their deliveries, in the open transaction; return how many. Decided
+        in the deleting transaction (rows locked where the backend can): an event another
+        process verified since it was read stays."""
         raise NotImplementedError
 
     def _remove_refused(self, conn: Store, batch: Batch) -> int:
@@ -153,9 +156,7 @@ class Ingester(BatchMaker, Generic[Store]):
             for key, (payload, verified) in stored.items()
             if verified is False and payload == batch.refused[key]
         ]
-        if victims:
-            self._delete_events(conn, victims)
-        return len(victims)
+        return self._delete_unverified(conn, victims) if victims else 0
 
     def _advance_ledger(self, conn: Store, span: Span, file_id: int, now: datetime) -> None:
         """Move the resume point over the span, in its transaction; conditional on the resume
