@@ -3,6 +3,7 @@ process verified meanwhile (the delete is conditional, decided in the deleting t
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,6 +15,8 @@ from sqlalchemy import event
 from test_ingest_trust import run, stored
 from test_verify_support import (  # noqa: F401 - pytest fixtures are used by name
     Keys,
+    header_for,
+    jwks,
     jwks_file,
     keys,
     make_claims,
@@ -73,3 +76,30 @@ def test_an_event_verified_meanwhile_is_not_removed(
     assert code == 1, err
     assert report["unverified_removed"] == 0
     assert stored(db_url) == [("bad-signature", True), ("good", True)]
+
+
+def test_only_a_signature_that_fails_against_a_known_key_removes_an_unverified_event(
+    db_url: str, tmp_path: Path, keys: Keys
+) -> None:
+    """Key rotation: tokens signed by a key the current JWKS no longer holds (or with no kid, or
+    an alg this tool does not accept) are not proven forged; their events stay, unverified."""
+    retired, current = keys.trusted[0], keys.trusted[1]
+    signed = sign(current, make_claims(jti="bad-signature"))
+    head, _, signature = signed.rpartition(".")
+    lines = [
+        sign(retired, make_claims(jti="retired-key")),
+        sign(retired, make_claims(jti="no-kid"), header_for(retired, kid=None)),
+        sign(current, make_claims(jti="rs512"), header_for(current, alg="RS512")),
+        f"{head}.{'A' if signature[0] != 'A' else 'B'}{signature[1:]}",
+    ]
+    tokens = tmp_path / "tokens.txt"
+    tokens.write_text("\n".join(lines) + "\n")
+    assert run("--from", "set", str(tokens), "--db", db_url, "--no-verify")[0] == 0
+    rotated = tmp_path / "jwks-now.json"
+    rotated.write_text(json.dumps(jwks(current)))
+    again = tmp_path / "again.txt"
+    again.write_text("\n" + tokens.read_text())
+    code, report, err = run("--from", "set", str(again), "--db", db_url, "--jwks", str(rotated))
+    assert code == 1, err
+    assert report["unverified_removed"] == 1
+    assert stored(db_url) == [("no-kid", False), ("retired-key", False), ("rs512", False)]

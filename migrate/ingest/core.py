@@ -144,7 +144,8 @@ class Ingester(BatchMaker, Generic[Store]):
 
     def _remove_refused(self, conn: Store, batch: Batch) -> int:
         """Remove events stored unverified (``signature_verified`` false: ``--no-verify``)
-        whose token, same payload, this run refused for its signature; return how many.
+        whose token, same payload, this run proved forged (``PROVEN_FORGED``: a signature
+        failing against a known key, not an unknown kid); return how many.
 
         Never an event stored verified, or never checked (NULL: an export line says the
         event is Identity Cloud's), nor one whose stored payload differs."""
