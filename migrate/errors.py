@@ -94,11 +94,32 @@ def one_line(exc: BaseException) -> str:
     return text[:500] if text else type(exc).__name__
 
 
+# SQLite's operational failures (the file, the disk, a lock held past the busy timeout), as
+# distinct from its SQL errors ("no such column", a syntax error: bugs), which the driver raises
+# as OperationalError too. Matched in the lowercased message.
+SQLITE_UNAVAILABLE = (
+    "unable to open",
+    "database is locked",
+    "disk i/o",
+    "disk is full",
+    "readonly",
+)
+
+
+def sqlite_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` (SQLite's ``OperationalError``) says the store cannot be used."""
+    text = str(exc).lower()
+    return any(what in text for what in SQLITE_UNAVAILABLE)
+
+
 def exit_code_of(exc: BaseException) -> int:
     """The exit status for ``exc``: its class's for ours; 3 for I/O and SQLite's own
-    operational failures (a disk, a lock held past the busy timeout); 70 for anything else."""
+    operational failures (a disk, a lock held past the busy timeout); 70 for anything else,
+    SQLite's SQL errors included."""
     if isinstance(exc, MigrateError):
         return exc.exit_status
-    if isinstance(exc, OSError | sqlite3.OperationalError):
+    if isinstance(exc, OSError):
+        return EXIT_OPERATIONAL
+    if isinstance(exc, sqlite3.OperationalError) and sqlite_unavailable(exc):
         return EXIT_OPERATIONAL
     return EXIT_SOFTWARE

@@ -19,7 +19,14 @@ from click.testing import CliRunner, Result
 from strategies import closed_port, export_claims
 
 from migrate.cli import cli
-from migrate.errors import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, EXIT_SOFTWARE, BadStoreUrl
+from migrate.errors import (
+    EXIT_BROKEN_PIPE,
+    EXIT_INTERRUPTED,
+    EXIT_OPERATIONAL,
+    EXIT_SOFTWARE,
+    BadStoreUrl,
+    exit_code_of,
+)
 
 
 def run(*args: str) -> Result:
@@ -161,3 +168,40 @@ def test_ctrl_c_exits_130_saying_what_was_committed_and_the_rerun_resumes(
     (report,) = json.loads(again.stdout)["files"]
     assert report["resumed_from_line"] == committed
     assert (report["read"], report["inserted"]) == (200_000, 200_000)
+
+
+def sqlite_error(tmp_path: Path, sql: str, *, locked: bool = False) -> sqlite3.OperationalError:
+    """The OperationalError SQLite itself raises for ``sql`` (optionally behind a held lock)."""
+    path = tmp_path / "raw.db"
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("CREATE TABLE IF NOT EXISTS t (k TEXT)")
+    if locked:
+        holder.execute("BEGIN EXCLUSIVE")
+    other = sqlite3.connect(path, timeout=0)
+    try:
+        other.execute(sql)
+    except sqlite3.OperationalError as exc:
+        return exc
+    finally:
+        other.close()
+        holder.close()
+    raise AssertionError(f"{sql!r} did not fail")
+
+
+@pytest.mark.parametrize(
+    ("sql", "locked", "expected"),
+    [
+        ("SELECT missing FROM t", False, EXIT_SOFTWARE),  # no such column: a bug
+        ("SELEC k FROM t", False, EXIT_SOFTWARE),  # a syntax error: a bug
+        ("SELECT k FROM nowhere", False, EXIT_SOFTWARE),  # no such table: a bug
+        ("INSERT INTO t VALUES ('x')", True, EXIT_OPERATIONAL),  # database is locked
+    ],
+)
+def test_only_sqlite_unavailability_is_operational(
+    tmp_path: Path, sql: str, locked: bool, expected: int
+) -> None:
+    assert exit_code_of(sqlite_error(tmp_path, sql, locked=locked)) == expected
+    assert exit_code_of(sqlite3.OperationalError("unable to open database file")) == 3
+    assert exit_code_of(sqlite3.OperationalError("disk I/O error")) == 3
+    assert exit_code_of(sqlite3.OperationalError("attempt to write a readonly database")) == 3
+    assert exit_code_of(sqlite3.OperationalError("database or disk is full")) == 3

@@ -135,3 +135,24 @@ def test_importing_the_store_package_imports_no_sqlalchemy() -> None:
     code = "import sys, migrate.store, migrate.ingest; print('sqlalchemy' in sys.modules)"
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert run.stdout.strip() == "False"
+
+
+SECRET = "eyJ-a-bound-token-value-0123456789"
+
+
+def test_engine_errors_never_show_the_bound_values(db_url: str) -> None:
+    """A constraint or data error from the engine names the statement, never its parameters
+    (they hold tokens and payloads); on every backend."""
+    engine = store.make_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("CREATE TABLE hidden (k VARCHAR(5), v VARCHAR(100) NOT NULL)"))
+        with pytest.raises(sa.exc.DBAPIError) as caught, engine.begin() as conn:
+            conn.execute(
+                sa.text("INSERT INTO hidden (k, v) VALUES (:k, :v)"), {"k": SECRET, "v": None}
+            )
+        assert isinstance(caught.value, sa.exc.IntegrityError | sa.exc.DataError)
+        assert "INSERT INTO hidden" in str(caught.value)
+        assert SECRET not in str(caught.value)
+    finally:
+        engine.dispose()

@@ -97,7 +97,7 @@ def _text_report(report: IngestReport, *, dry_run: bool) -> None:
     if report.unverified_removed:
         click.echo(
             f"removed {counted(report.unverified_removed, 'event')} stored with --no-verify "
-            "whose signature this run refused"
+            "whose signature failed against a known key in this run"
         )
 
 

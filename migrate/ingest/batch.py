@@ -20,8 +20,9 @@ class Batch:
         self.payloads: dict[str, Any] = {}
         self.lines: dict[str, int] = {}
         self.pointers: dict[str, str] = {}  # event_id -> the record's pointer, where not ""
-        # Tokens this run refused for their signature: event_id -> payload, unverified. An
-        # event stored unverified (--no-verify) with that payload is removed from the store.
+        # Tokens this run proved forged (a signature failing against a known key, see
+        # preparing.PROVEN_FORGED): event_id -> payload. An event stored unverified
+        # (--no-verify) with that payload is removed from the store.
         self.refused: dict[str, Any] = {}
         self.read = 0
         self.in_batch_duplicates = 0
@@ -63,7 +64,7 @@ class Counts:
     conflict_rows: list[dict[str, Any]] = field(default_factory=list)
     """Reject rows of conflicts found against the store (the batch's own are in its rejects)."""
     removed: int = 0
-    """Events stored unverified that this batch's run refused for their signature, removed."""
+    """Events stored unverified whose token this batch's run proved forged, removed."""
 
 
 class Span:

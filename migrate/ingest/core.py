@@ -135,13 +135,17 @@ class Ingester(BatchMaker, Generic[Store]):
         """Mark stored events ``ids`` verified (a forced re-read verified them), committed."""
         raise NotImplementedError
 
-    def _delete_events(self, conn: Store, ids: list[str]) -> None:
-        """Delete stored events ``ids`` and their deliveries, in the open transaction."""
+    def _delete_unverified(self, conn: Store, ids: list[str]) -> int:
+        """Delete those of stored events ``ids`` still unverified (``signature_verified``
+        false), and only their deliveries, in the open transaction; return how many. Decided
+        in the deleting transaction (rows locked where the backend can): an event another
+        process verified since it was read stays."""
         raise NotImplementedError
 
     def _remove_refused(self, conn: Store, batch: Batch) -> int:
         """Remove events stored unverified (``signature_verified`` false: ``--no-verify``)
-        whose token, same payload, this run refused for its signature; return how many.
+        whose token, same payload, this run proved forged (``PROVEN_FORGED``: a signature
+        failing against a known key, not an unknown kid); return how many.
 
         Never an event stored verified, or never checked (NULL: an export line says the
         event is Identity Cloud's), nor one whose stored payload differs."""
@@ -153,9 +157,7 @@ class Ingester(BatchMaker, Generic[Store]):
             for key, (payload, verified) in stored.items()
             if verified is False and payload == batch.refused[key]
         ]
-        if victims:
-            self._delete_events(conn, victims)
-        return len(victims)
+        return self._delete_unverified(conn, victims) if victims else 0
 
     def _advance_ledger(self, conn: Store, span: Span, file_id: int, now: datetime) -> None:
         """Move the resume point over the span, in its transaction; conditional on the resume

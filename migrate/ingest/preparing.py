@@ -18,19 +18,13 @@ from migrate.kinds import Kind, converter, opened
 from migrate.readers import Record
 from migrate.store.writes import NUL_REFUSED, contains_nul, delivery_row, event_values, reject_row
 
-SIGNATURE_FAILURES: frozenset[str] = frozenset(
-    (
-        "alg_not_allowed",
-        "header_key_material",
-        "crit_unsupported",
-        "jku_mismatch",
-        "missing_kid",
-        "unknown_kid",
-        "signature_length",
-        "bad_signature",
-    )
-)
-"""Verification codes (``migrate.verify.reasons``) that mean the signature check failed."""
+PROVEN_FORGED: frozenset[str] = frozenset(("signature_length", "bad_signature"))
+"""Verification codes (``migrate.verify.reasons``) that prove a token was not signed by the
+key it names: the signature fails against a key the JWKS holds. Only these remove an event
+stored unverified with the same payload. The other signature codes say what this run's keys
+or rules lack (``unknown_kid``, ``missing_kid``, ``jku_mismatch``: a rotation may have retired
+the key; ``alg_not_allowed``, ``header_key_material``, ``crit_unsupported``: a rule, checked
+against no key), so such an event stays, unverified."""
 
 
 class BatchMaker:
@@ -49,7 +43,7 @@ class BatchMaker:
     # -- conversion ---------------------------------------------------------------------------
 
     def _note_refused(self, batch: Batch, value: Any) -> None:
-        """Keep the id and payload of a token refused for its signature (see Batch.refused)."""
+        """Keep the id and payload of a token proven forged (see Batch.refused)."""
         try:
             event = converter(self.kind.name, self.options.v2)(value)
         except Rejection:
@@ -154,7 +148,7 @@ class BatchMaker:
                 row = None if self.checking else self.writer.encode(values)
             except Rejection as exc:
                 rejection = exc
-                if self.verified and exc.reason in SIGNATURE_FAILURES:
+                if self.verified and exc.reason in PROVEN_FORGED:
                     self._note_refused(batch, record.value)
             else:
                 key = event.event_id

@@ -380,10 +380,22 @@ class ServerIngester(Ingester[sa.Connection]):
                 stored[key] = (payload, None if verified is None else bool(verified))
         return stored
 
-    def _delete_events(self, conn: sa.Connection, ids: list[str]) -> None:
-        deliveries = Base.metadata.tables["deliveries"]
-        conn.execute(sa.delete(deliveries).where(deliveries.c.event_id.in_(ids)))
-        conn.execute(sa.delete(self.events).where(self.events.c.event_id.in_(ids)))
+    def _delete_unverified(self, conn: sa.Connection, ids: list[str]) -> int:
+        events, deliveries = self.events, Base.metadata.tables["deliveries"]
+        unverified = events.c.signature_verified == sa.false()
+        removed = 0
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            # Locked as read: a concurrent verified ingest's upgrade waits, or has committed
+            # and the row is no longer selected (PostgreSQL and MariaDB read the latest row).
+            lock = sa.select(events.c.event_id).where(events.c.event_id.in_(chunk), unverified)
+            victims = list(conn.execute(lock.with_for_update()).scalars())
+            if not victims:
+                continue
+            conn.execute(sa.delete(deliveries).where(deliveries.c.event_id.in_(victims)))
+            gone = conn.execute(sa.delete(events).where(events.c.event_id.in_(victims), unverified))
+            removed += gone.rowcount
+        return removed
 
     def _upgrade(self, conn: sa.Connection, ids: list[str]) -> None:
         # Reading what is stored has begun a transaction already (SQLAlchemy autobegins).

@@ -259,13 +259,25 @@ class SqliteIngester(Ingester[sqlite3.Connection | None]):
                 stored[key] = (orjson.loads(payload), None if verified is None else bool(verified))
         return stored
 
-    def _delete_events(self, conn: sqlite3.Connection | None, ids: list[str]) -> None:
-        store = _writable(conn)
+    def _delete_unverified(self, conn: sqlite3.Connection | None, ids: list[str]) -> int:
+        store = _writable(conn)  # in the write transaction: no other writer meanwhile
+        removed = 0
         for start in range(0, len(ids), SQLITE_CHUNK):
             chunk = ids[start : start + SQLITE_CHUNK]
             marks = ", ".join("?" for _ in chunk)
-            for table in ("deliveries", "events"):
-                store.execute(f"DELETE FROM {table} WHERE event_id IN ({marks})", chunk)  # noqa: S608
+            where = f"event_id IN ({marks}) AND signature_verified = 0"
+            select = f"SELECT event_id FROM events WHERE {where}"  # noqa: S608
+            victims = [row[0] for row in store.execute(select, chunk)]
+            if not victims:
+                continue
+            marks = ", ".join("?" for _ in victims)
+            store.execute(f"DELETE FROM deliveries WHERE event_id IN ({marks})", victims)  # noqa: S608
+            gone = store.execute(
+                f"DELETE FROM events WHERE event_id IN ({marks}) AND signature_verified = 0",  # noqa: S608
+                victims,
+            )
+            removed += gone.rowcount
+        return removed
 
     def _upgrade(self, conn: sqlite3.Connection | None, ids: list[str]) -> None:
         store = _writable(conn)

@@ -4,25 +4,38 @@ What converts (and verifies) now is stored through :mod:`migrate.store.writes`, 
 that writes events, and its reject is marked ``retried`` with the event it became, in the same
 transaction. Only unresolved rejects are retried and the mark is conditional, so a reject
 becomes an event once; an event the store already has (the same ``event_id`` came in another
-way) is not stored again: the reject is settled as that event.
+way, with the same payload) is not stored again: the reject is settled as that event. One
+stored with another payload is a conflict: the reject stays unresolved, the event unchanged.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import Engine
 
-from adapters.errors import Rejection
+from adapters.errors import Reason, Rejection
 from adapters.unified import UnifiedEvent
-from migrate.kinds import INPUT_KINDS, V2Options, converter, kind_of
+from migrate.kinds import INPUT_KINDS, KINDS, V2Options, converter, kind_of
 from migrate.readers import parse_json_bytes
 from migrate.rejects.records import RETRIED, RejectRecord, iter_rejects, mark_resolved
-from migrate.store.writes import check_event, insert_events
+from migrate.serve.v2 import ROUTES
+from migrate.store.models import Base
+from migrate.store.writes import check_storable, insert_events
 
 TokenCheck = Callable[[Any], None]
+
+NOT_RETRYABLE = "not_retryable"
+"""The reason of a retry refused before converting: the record cannot be retried safely."""
+SETTLED_OTHERWISE: dict[str, str] = {
+    Reason.CONFLICT: "the stored event keeps its payload: settle it with `rejects resolve`",
+    Reason.NOT_LOADED: "settle it with `rejects resolve`, or ingest its file again",
+}
+"""Rejects that are not records to retry: their ``raw`` is a payload (a token's decoded
+claims), which read as another kind would be stored without its signature checked."""
 
 
 @dataclass(frozen=True)
@@ -83,13 +96,43 @@ def needs_keys(kind: str) -> bool:
     return kind_of(kind).carries_tokens
 
 
+def check_retryable(reject: RejectRecord, kind: str) -> None:
+    """Raise :class:`Rejection` (``not_retryable``) for a reject that retrying as ``kind``
+    could store unchecked: a conflict or ``not_loaded`` reject (settled otherwise), or a record
+    that carries tokens read as a kind that carries none (its signature would go unchecked)."""
+    how = SETTLED_OTHERWISE.get(reject.reason)
+    if how is not None:
+        raise Rejection(
+            NOT_RETRYABLE, "", f"a {reject.reason} reject is not retried as a record; {how}"
+        )
+    original = reject.kind or guess_kind(reject.raw)
+    if original in KINDS and KINDS[original].carries_tokens and not kind_of(kind).carries_tokens:
+        raise Rejection(
+            NOT_RETRYABLE,
+            "",
+            f"a {original} record carries signed tokens: --from {kind} would store it without "
+            "checking its signature",
+        )
+
+
+def v2_options_for(reject: RejectRecord, v2: V2Options) -> V2Options:
+    """``v2`` with the webhook's kind a listener reject's route gave (``/v2/update``: UPDATE),
+    unless ``--v2-kind`` says it; a v2 notification does not say its kind itself."""
+    if v2.kind is not None or reject.file_id is not None:
+        return v2
+    return replace(v2, kind=ROUTES.get(reject.path))
+
+
 def convert_reject(reject: RejectRecord, options: RetryOptions) -> list[UnifiedEvent]:
     """The events a reject's raw record gives now; raises :class:`Rejection` if it still fails."""
     kind = options.kind or reject.kind or guess_kind(reject.raw)
     if kind not in INPUT_KINDS:
         raise Rejection("unsupported", "", f"cannot retry a record of kind {kind!r}")
+    check_retryable(reject, kind)
     if needs_keys(kind) and options.verify is None and not options.no_verify:
         raise Rejection("no_keys", "", "tokens need --jwks (or an explicit --no-verify)")
+    if kind == "v2":
+        options = replace(options, v2=v2_options_for(reject, options.v2))
     convert = _converter(kind, options)
     if kind == "set":
         values: list[Any] = [reject.raw]
@@ -101,7 +144,7 @@ def convert_reject(reject: RejectRecord, options: RetryOptions) -> list[UnifiedE
         values = value if kind == "v2" and isinstance(value, list) else [value]
     events = [convert(v) for v in values]
     for event in events:
-        check_event(event)
+        check_storable(event)  # as ingest: U+0000 refused on every backend, lengths checked
     return events
 
 
@@ -124,6 +167,20 @@ def retry_rejects(
     return outcomes
 
 
+def conflicting(conn: sa.Connection, events: Sequence[UnifiedEvent]) -> str | None:
+    """The first of ``events`` whose event_id is stored with another payload, as ingest's
+    conflict check finds them (a v2 event's id comes from its content: never a conflict)."""
+    wanted = {e.event_id: e.payload for e in events if e.source != "v2"}
+    if not wanted:
+        return None
+    table = Base.metadata.tables["events"]
+    query = sa.select(table.c.event_id, table.c.payload).where(table.c.event_id.in_(wanted))
+    for key, payload in conn.execute(query):
+        if payload != wanted[key]:
+            return str(key)
+    return None
+
+
 def _retry_one(engine: Engine, reject: RejectRecord, options: RetryOptions) -> RetryOutcome:
     try:
         events = convert_reject(reject, options)
@@ -134,6 +191,16 @@ def _retry_one(engine: Engine, reject: RejectRecord, options: RetryOptions) -> R
     kind = options.kind or reject.kind or guess_kind(reject.raw)
     verified = (options.verify is not None) if needs_keys(kind) else None
     with engine.connect() as conn, conn.begin() as transaction:
+        clash = conflicting(conn, events)
+        if clash is not None:
+            transaction.rollback()
+            return RetryOutcome(
+                reject.id,
+                "rejected",
+                reason=Reason.CONFLICT,
+                message=f"event_id {clash!r} is stored with a different payload; the stored "
+                "event is unchanged (settle this reject with `rejects resolve`)",
+            )
         inserted = insert_events(
             conn,
             events,

@@ -10,7 +10,7 @@ from sqlalchemy.engine import URL, make_url
 
 from adapters.jsontext import json_text
 from migrate.defaults import DEFAULT_STORE_URL
-from migrate.errors import StoreUnavailable, one_line
+from migrate.errors import StoreUnavailable, one_line, sqlite_unavailable
 from migrate.store.sqlite_native import configure_sqlite
 from migrate.store.urls import check_store_url
 
@@ -54,6 +54,7 @@ def make_engine(url: str | URL) -> Engine:
     engine = create_engine(
         parsed,
         pool_pre_ping=True,
+        hide_parameters=True,  # error messages never show bound values (tokens, payloads)
         json_serializer=json_text,
         json_deserializer=json.loads,
     )
@@ -67,17 +68,6 @@ def unavailable(url: URL, error: exc.DBAPIError) -> StoreUnavailable:
     """The one-line :class:`StoreUnavailable` for a driver's failure (never with a password)."""
     cause = error.orig if error.orig is not None else error
     return StoreUnavailable(safe_url(url), one_line(cause))
-
-
-# SQLite's operational failures (the file, the disk, a lock held past the busy timeout), as
-# distinct from its constraint and SQL errors, which the driver raises as OperationalError too.
-SQLITE_UNAVAILABLE = (
-    "unable to open",
-    "database is locked",
-    "disk i/o",
-    "disk is full",
-    "readonly",
-)
 
 
 def _unavailable(context: Any) -> BaseException | None:
@@ -94,9 +84,8 @@ def _unavailable(context: Any) -> BaseException | None:
         return unavailable(context.engine.url, error)
     if isinstance(error, exc.InterfaceError):
         return unavailable(context.engine.url, error)
-    text = str(error.orig).lower()
     sqlite = context.engine.dialect.name == "sqlite" and isinstance(error, exc.OperationalError)
-    if sqlite and any(what in text for what in SQLITE_UNAVAILABLE):
+    if sqlite and sqlite_unavailable(error.orig):  # its SQL errors stay: they are bugs
         return unavailable(context.engine.url, error)
     return None
 

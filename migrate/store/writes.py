@@ -113,11 +113,12 @@ NUL_REFUSED = "contains U+0000, which PostgreSQL cannot store (refused on every 
 
 
 def check_storable(event: UnifiedEvent) -> None:
-    """:func:`check_event`, and no U+0000 anywhere in the event (every field comes from its
-    payload). For one event at a time (the listener, ``rejects retry``): one U+0000 in a shared
-    transaction would fail every event in it on PostgreSQL. Ingest finds U+0000 more cheaply."""
+    """:func:`check_event`, and no U+0000 anywhere in the event (its payload, what came from it,
+    its delivery). For one event at a time (the listener, ``rejects retry``): one U+0000 in a
+    shared transaction would fail every event in it on PostgreSQL. Ingest finds U+0000 more
+    cheaply, from the raw record."""
     check_event(event)
-    if contains_nul(event.payload):
+    if contains_nul(event.to_json()):
         raise Rejection(Reason.SCHEMA, "", NUL_REFUSED)
 
 
