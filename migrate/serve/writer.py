@@ -96,17 +96,6 @@ class GroupCommitter:
             self._queue.put(_Item(loop, future, v3 or [], v2 or [], rejects or []))
         return await future
 
-    def enqueue_rejects(self, rejects: list[dict[str, Any]]) -> None:
-        """Keep these rejects with the next commit, without waiting for it.
-
-        A 400 promises nothing (the sender is told its token is refused and does not count on
-        it being kept), so it need not wait for an fsync; a reject lost to a store failure
-        comes back with the sender's next retry.
-        """
-        with self._lock:
-            if not self._stopping:
-                self._queue.put(_Item(None, None, [], [], rejects))
-
     def stop(self, timeout: float = 30.0) -> None:
         """Commit what is queued, then end the thread (graceful stop)."""
         with self._lock:
