@@ -62,6 +62,28 @@ def test_a_store_that_cannot_commit_gets_503_and_recovers_by_itself(
     assert listener.stop() == 0
 
 
+def test_a_400_waits_for_its_reject_to_commit_and_is_a_503_when_it_cannot(
+    tmp_path: Path, key: SigningKey, jwks: JwksServer
+) -> None:
+    db = f"sqlite:///{tmp_path / 'store.db'}"
+    listener = ListenerProcess(db, jwks.url()).start(tmp_path)
+    blocker = sqlite3.connect(sqlite_path(db), isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # holds the write lock past the listener's lock timeout
+    try:
+        answer = listener.post_token("not-a-token")
+        assert (answer.status, bool(answer.headers.get("retry-after"))) == (503, True)
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    with sqlite3.connect(sqlite_path(db)) as conn:
+        assert conn.execute("SELECT count(*) FROM rejects").fetchone() == (0,)
+    assert listener.post_token("not-a-token").status == 400
+    with sqlite3.connect(sqlite_path(db)) as conn:  # answered after its commit: already there
+        rows = conn.execute("SELECT path, raw FROM rejects").fetchall()
+    assert rows == [("/v3", "not-a-token")]
+    assert listener.stop() == 0
+
+
 def test_every_202_survives_a_sigkill_under_load(
     tmp_path: Path, key: SigningKey, jwks: JwksServer
 ) -> None:

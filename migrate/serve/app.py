@@ -211,7 +211,7 @@ class Listener:
         outcome = v3.read_token(self.verifier, body)
         try:
             if isinstance(outcome, v3.Refused):
-                self.committer.enqueue_rejects([outcome.reject_row()])
+                await self.committer.submit(rejects=[outcome.reject_row()])
                 reason = outcome.rejection.reason
                 self.metrics.rejected.labels(reason).inc()
                 return _json(400, outcome.body(), jti=outcome.jti, reason=reason)

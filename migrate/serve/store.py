@@ -62,6 +62,7 @@ class ListenerStore:
         self._ready_at = 0.0
         self._ready = False
         self._turns: IO[bytes] | None = None
+        self._turn_held = False  # by the one writer thread
 
     @property
     def backend(self) -> str:
@@ -86,28 +87,31 @@ class ListenerStore:
 
     def _write_sqlite(self, batch: Batch) -> Written:
         conn = self._sqlite()
-        with self._workers_take_turns():
+        with self.turn():
             return self._commit_sqlite(conn, batch)
 
     @contextlib.contextmanager
-    def _workers_take_turns(self) -> Iterator[None]:
-        """The listener's worker processes queue for SQLite's write lock on a file lock.
+    def turn(self) -> Iterator[None]:
+        """SQLite: this worker process's turn at the write lock (other backends: no wait).
 
-        SQLite itself makes a writer that finds the lock taken sleep and poll (1, 2, 5, 10 ms
-        and longer): between two busy workers that adds tens of milliseconds to the requests
+        The listener's worker processes queue for SQLite's write lock on a file lock. SQLite
+        itself makes a writer that finds the lock taken sleep and poll (1, 2, 5, 10 ms and
+        longer): between two busy workers that adds tens of milliseconds to the requests
         waiting on a commit. ``flock`` wakes the next worker the moment the lock is free (and
-        is released by the kernel if a worker dies).
+        is released by the kernel if a worker dies). The group committer takes its batch once
+        its turn has come, so what arrived while the other worker committed rides along.
         """
-        if fcntl is None:
+        if fcntl is None or self._path is None or self._turn_held:
             yield
             return
         if self._turns is None:
-            assert self._path is not None
             self._turns = open(self._path + ".listener-lock", "ab")  # noqa: SIM115
         fcntl.flock(self._turns.fileno(), fcntl.LOCK_EX)
+        self._turn_held = True
         try:
             yield
         finally:
+            self._turn_held = False
             fcntl.flock(self._turns.fileno(), fcntl.LOCK_UN)
 
     def _commit_sqlite(self, conn: sqlite3.Connection, batch: Batch) -> Written:

@@ -96,17 +96,6 @@ class GroupCommitter:
             self._queue.put(_Item(loop, future, v3 or [], v2 or [], rejects or []))
         return await future
 
-    def enqueue_rejects(self, rejects: list[dict[str, Any]]) -> None:
-        """Keep these rejects with the next commit, without waiting for it.
-
-        A 400 promises nothing (the sender is told its token is refused and does not count on
-        it being kept), so it need not wait for an fsync; a reject lost to a store failure
-        comes back with the sender's next retry.
-        """
-        with self._lock:
-            if not self._stopping:
-                self._queue.put(_Item(None, None, [], [], rejects))
-
     def stop(self, timeout: float = 30.0) -> None:
         """Commit what is queued, then end the thread (graceful stop)."""
         with self._lock:
@@ -118,10 +107,7 @@ class GroupCommitter:
             thread.join(max(0.0, deadline - time.monotonic()))
         self.store.close()
 
-    def _take(self) -> tuple[list[_Item], bool]:
-        first = self._queue.get()
-        if first is _STOP:
-            return [], True
+    def _take(self, first: Any) -> tuple[list[_Item], bool]:
         items: list[_Item] = [first]
         stop = False
         while len(items) < self.max_batch:
@@ -138,33 +124,48 @@ class GroupCommitter:
     def _run(self) -> None:
         stop = False
         while not stop:
-            items, stop = self._take()
-            if items:
-                self._commit(items)
+            first = self._queue.get()
+            if first is _STOP:
+                return
+            items: list[_Item] = [first]
+            outcome: Written | StoreFailed
+            try:
+                # Take the batch once it is this worker's turn at the store (SQLite: after
+                # the other workers' commits), so what queued meanwhile shares this commit.
+                with self.store.turn():
+                    items, stop = self._take(first)
+                    outcome = self._commit(items)
+            except Exception as exc:  # the turn itself failed (the lock file)
+                outcome = self._failed(exc)
+            self._wake(items, outcome)
 
-    def _commit(self, items: list[_Item]) -> None:
+    def _commit(self, items: list[_Item]) -> Written | StoreFailed:
         batch = Batch(
             v3=[e for item in items for e in item.v3],
             v2=[e for item in items for e in item.v2],
             rejects=[r for item in items for r in item.rejects],
         )
         started = time.perf_counter()
-        outcome: Written | StoreFailed
         try:
             outcome = self.store.write(batch)
         except Exception as exc:
-            if self.healthy or log.isEnabledFor(logging.DEBUG):
-                log.error("the store did not commit (%s): %s", type(exc).__name__, exc)
-            self.healthy = False
-            if self.on_failure is not None:
-                self.on_failure(exc)
-            outcome = StoreFailed(f"{type(exc).__name__}: {exc}")
-        else:
-            if not self.healthy:
-                log.warning("the store commits again")
-            self.healthy = True
-            if self.on_commit is not None:
-                self.on_commit(len(items), time.perf_counter() - started)
+            return self._failed(exc)
+        if not self.healthy:
+            log.warning("the store commits again")
+        self.healthy = True
+        if self.on_commit is not None:
+            self.on_commit(len(items), time.perf_counter() - started)
+        return outcome
+
+    def _failed(self, exc: Exception) -> StoreFailed:
+        if self.healthy or log.isEnabledFor(logging.DEBUG):
+            log.error("the store did not commit (%s): %s", type(exc).__name__, exc)
+        self.healthy = False
+        if self.on_failure is not None:
+            self.on_failure(exc)
+        return StoreFailed(f"{type(exc).__name__}: {exc}")
+
+    def _wake(self, items: list[_Item], outcome: Written | StoreFailed) -> None:
         by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[Written]]] = {}
         for item in items:
             if item.loop is not None and item.future is not None:
