@@ -35,6 +35,28 @@ def test_made_up_kids_refetch_once_per_cooldown_and_a_rotated_in_key_verifies(
     assert listener.stop() == 0
 
 
+def test_an_unknown_kid_while_the_key_server_is_down_is_a_503_not_a_final_400(
+    tmp_path: Path,
+) -> None:
+    # A key rotated in while the JWKS URL cannot be fetched: the listener cannot tell a new key
+    # from a forgery, so the sender must try again (503), not be told the token is bad (400).
+    key, rotated = SigningKey.generate(), SigningKey.generate()
+    jwks = JwksServer().start()
+    jwks.publish(key)
+    db = f"sqlite:///{tmp_path / 'store.db'}"
+    listener = ListenerProcess(db, jwks.url(), ["--refetch-cooldown", "0.5"]).start(tmp_path)
+    jwks.respond("/jwks", 503, b"down")
+    text, jti = token(rotated)
+    answer = listener.post_token(text)
+    assert (answer.status, "retry-after" in answer.headers) == (503, True)
+    assert listener.post_token(token(key)[0]).status == 202  # known keys still verify
+    jwks.publish(key, rotated)  # the key server is back, with the new key
+    time.sleep(0.6)  # the cooldown since the failed refetch
+    assert listener.post_token(text).status == 202
+    assert jti in stored(db)
+    assert listener.stop() == 0
+
+
 def test_a_key_server_down_at_start_up_leaves_v3_unavailable_and_v2_working(
     tmp_path: Path,
 ) -> None:

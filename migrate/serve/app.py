@@ -23,6 +23,7 @@ from migrate.serve.logs import RequestLog
 from migrate.serve.metrics import Metrics
 from migrate.serve.store import ListenerStore
 from migrate.serve.writer import GroupCommitter, StoreFailed
+from migrate.verify.reasons import VerifyReason
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -209,6 +210,14 @@ class Listener:
         if not self.keys.loaded:
             return self._unavailable("keys_not_loaded")
         outcome = v3.read_token(self.verifier, body)
+        if (
+            isinstance(outcome, v3.Refused)
+            and outcome.rejection.reason == VerifyReason.UNKNOWN_KID
+            and self.keys.unreachable
+        ):
+            # The key server did not answer the refetch: a key rotated in meanwhile cannot be
+            # told from a forgery, so the sender is asked to try again rather than told "bad".
+            return self._unavailable("keys_unreachable")
         try:
             if isinstance(outcome, v3.Refused):
                 await self.committer.submit(rejects=[outcome.reject_row()])

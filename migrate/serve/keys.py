@@ -46,6 +46,12 @@ class ListenerKeys:
         source = self.source
         return not isinstance(source, PinnedJwksUrl) or source.loaded
 
+    @property
+    def unreachable(self) -> bool:
+        """Whether the pinned JWKS URL failed its last fetch (a new key may be unseen)."""
+        source = self.source
+        return isinstance(source, PinnedJwksUrl) and source.refresh_failed
+
     def verifier(self, *, issuer: str | None, audience: str | None) -> Verifier:
         return Verifier(self.source, mode=VerifyMode.LIVE, issuer=issuer, audience=audience)
 

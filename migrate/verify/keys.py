@@ -195,6 +195,8 @@ class PinnedJwksUrl:
         self.attempts = 0
         """Fetches tried so far (successful or not)."""
         self.last_error: str | None = None
+        self.refresh_failed = False
+        """Whether the last fetch failed: an unknown kid may then be a key not yet seen."""
 
     @property
     def pinned_url(self) -> str:
@@ -248,6 +250,7 @@ class PinnedJwksUrl:
             self._fetch()
         except KeyFetchError as exc:
             self.last_error = str(exc)
+            self.refresh_failed = True
             log.warning("%s; keeping the %d keys loaded before", exc, len(self._keyset.keys))
 
     def _fetch(self) -> None:
@@ -261,6 +264,7 @@ class PinnedJwksUrl:
             log.info("%s: ignored %s", self.url, note)
         self._keyset = keyset
         self.last_error = None
+        self.refresh_failed = False
 
     def __getstate__(self) -> dict[str, Any]:
         state = {k: v for k, v in self.__dict__.items() if k not in ("_lock", "_last_attempt")}
