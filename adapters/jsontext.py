@@ -8,9 +8,22 @@ so neither reaches here; the stdlib is told to refuse ``NaN`` too.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Final
 
 import orjson
+
+# orjson reads integers beyond 64 bits as floats, silently. Every such integer has a run of at
+# least 19 digits (-9223372036854775809 is the shortest), so a text with such a run is read by
+# the stdlib, which keeps integers exact. Finding the run is one C-speed translate:
+# ``LONG_DIGITS in data.translate(DIGIT_CLASS)``. One definition for every reader (token claims,
+# NDJSON lines, documents): two copies of it once disagreed by one digit.
+DIGIT_CLASS: Final = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
+LONG_DIGITS: Final = b"0" * 19
+
+
+def refuse_constant(name: str) -> Any:
+    """``parse_constant`` for the stdlib parser: ``NaN`` and ``Infinity`` are not JSON."""
+    raise ValueError(f"{name} is not JSON")
 
 
 def json_bytes(value: Any, *, sort_keys: bool = False, ascii_fallback: bool = False) -> bytes:

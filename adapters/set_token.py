@@ -23,6 +23,7 @@ import orjson
 from adapters import schema_registry as schemas
 from adapters.claims import check_claims, event_from_claims
 from adapters.errors import Reason, Rejection
+from adapters.jsontext import DIGIT_CLASS, LONG_DIGITS, refuse_constant
 from adapters.unified import Delivery, UnifiedEvent
 
 # A real token is 1-2 KB; anything this large is hostile or not a token.
@@ -144,23 +145,16 @@ _set_signing_input: Any = ParsedToken.__dict__["signing_input"].__set__
 _set_signature: Any = ParsedToken.__dict__["signature"].__set__
 
 
-# orjson reads integers outside 64 bits as floats, silently. Every such integer has a run of at
-# least 19 digits (-9223372036854775809 is the shortest), so claims with such a run are read by
-# the stdlib, which keeps integers exact. Finding the run is one C-speed translate of the claims
-# (about 2% of verifying a token, see bench/verify.py); a real token's claims never have one.
-_DIGIT_CLASS = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
-_LONG_DIGITS = b"0" * 19
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
+# Claims with a run of 19 digits are read by the stdlib, keeping big integers exact (see
+# adapters.jsontext.LONG_DIGITS): about 2% of verifying a token (bench/verify.py); a real token's
+# claims never have such a run.
 
 
 def _load_claims(
     raw_claims: bytes,
     _fast: Callable[[bytes], Any] = orjson.loads,
-    _digits: bytes = _DIGIT_CLASS,
-    _run: bytes = _LONG_DIGITS,
+    _digits: bytes = DIGIT_CLASS,
+    _run: bytes = LONG_DIGITS,
 ) -> Any:
     """The claims JSON, for both paths: a change to how claims are read applies to both.
 
@@ -172,7 +166,7 @@ def _load_claims(
         return _fast(raw_claims)
     text = raw_claims.decode("utf-8")  # UnicodeDecodeError is a ValueError
     try:
-        claims = json.loads(text, parse_constant=_refuse_constant)
+        claims = json.loads(text, parse_constant=refuse_constant)
     except RecursionError:
         raise ValueError("nested too deeply to read") from None
     if "\\u" in text:

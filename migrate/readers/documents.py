@@ -9,7 +9,8 @@ from collections.abc import Iterator
 from typing import IO, Any
 
 from adapters.errors import Reason, Rejection, pointer_join
-from migrate.readers.jsonpolicy import check_unicode, ends_early, refuse_constant, too_large
+from adapters.jsontext import refuse_constant
+from migrate.readers.jsonpolicy import check_unicode, ends_early, too_large
 from migrate.readers.opening import CHUNK, input_failure
 from migrate.readers.record import DEFAULT_MAX_RECORD_BYTES, RAW_KEEP_BYTES, Record, display_name
 

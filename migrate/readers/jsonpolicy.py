@@ -11,13 +11,9 @@ from typing import Any, Final
 import orjson
 
 from adapters.errors import Reason, Rejection
+from adapters.jsontext import DIGIT_CLASS, LONG_DIGITS, refuse_constant
 from migrate.readers.record import RAW_KEEP_BYTES
 
-# orjson reads integers beyond 64 bits as floats, silently: a text with a run of 19 digits (which
-# every such integer has: -9223372036854775809 is the shortest) is parsed by the stdlib instead.
-# Finding the run costs one C-speed translate, a fraction of the parse it guards.
-DIGIT_CLASS: Final = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
-LONG_DIGITS: Final = b"0" * 19
 # JSON text that ends early: what a parser is left with when a line or a file is cut short.
 _CUT_SHORT: Final = re.compile(
     r"|-|\.[0-9]*|[eE][+-]?|t(?:r(?:ue?)?)?|f(?:a(?:l(?:se?)?)?)?|n(?:u(?:ll?)?)?"
@@ -32,10 +28,6 @@ class NotUnicode(ValueError):
 def might_lose_digits(data: bytes) -> bool:
     """Whether orjson could turn an integer in ``data`` into a float (see ``DIGIT_CLASS``)."""
     return LONG_DIGITS in data.translate(DIGIT_CLASS)
-
-
-def refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
 
 
 def parse_json_bytes(data: bytes) -> Any:

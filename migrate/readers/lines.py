@@ -10,9 +10,8 @@ from typing import IO, Final
 
 import orjson
 
+from adapters.jsontext import DIGIT_CLASS, LONG_DIGITS
 from migrate.readers.jsonpolicy import (
-    DIGIT_CLASS,
-    LONG_DIGITS,
     json_rejection,
     parse_json_bytes,
     too_large,

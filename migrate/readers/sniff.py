@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from typing import IO, Any
 
 from adapters.errors import Reason, Rejection, pointer_join
-from adapters.jsontext import json_bytes
+from adapters.jsontext import json_bytes, refuse_constant
 from migrate.readers.documents import read_json_document
-from migrate.readers.jsonpolicy import ends_early, refuse_constant
+from migrate.readers.jsonpolicy import ends_early
 from migrate.readers.lines import BOM, read_ndjson
 from migrate.readers.record import DEFAULT_MAX_RECORD_BYTES, Record
 
