@@ -3,7 +3,9 @@
 Rows are made and written by :mod:`migrate.store.writes` (the project's one writer); this module
 only owns the connection and the transaction. SQLite is opened on the standard library in WAL
 mode with ``synchronous=FULL`` (a 202 that a power cut could undo would be a lost event);
-PostgreSQL and MariaDB through SQLAlchemy with their normal synchronous commit.
+PostgreSQL with ``synchronous_commit = on`` in one statement per batch on a driver connection
+of each writer thread's own (:mod:`migrate.store.writes_pg`: one round trip per commit);
+MariaDB/MySQL through SQLAlchemy with its normal durable commit.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from adapters.unified import UnifiedEvent
-from migrate.store import writes
+from migrate.store import writes, writes_pg
 from migrate.store.revision import shipped_head
 from migrate.store.sqlite_native import connect, connect_read_only, sqlite_file, stored_revision
 
@@ -63,6 +65,9 @@ class ListenerStore:
         self._ready = False
         self._turns: IO[bytes] | None = None
         self._turn_held = False  # by the one writer thread
+        self._local = threading.local()  # PostgreSQL: each writer thread's driver connection
+        self._raw_lock = threading.Lock()
+        self._raw: list[Any] = []  # every such connection, closed by close()
 
     @property
     def backend(self) -> str:
@@ -74,6 +79,8 @@ class ListenerStore:
         """Commit ``batch`` or raise (nothing of it is then stored)."""
         if self._path is not None:
             return self._write_sqlite(batch)
+        if self.backend == "postgresql":
+            return self._write_pg(batch)
         return self._write_sa(batch)
 
     def _sqlite(self) -> sqlite3.Connection:
@@ -136,6 +143,50 @@ class ListenerStore:
             self._engine = make_engine(self.url)
         return self._engine
 
+    def _write_pg(self, batch: Batch) -> Written:
+        if any(e.delivery is not None for e in (*batch.v3, *batch.v2)):
+            return self._write_sa(batch)  # not the listener's (it receives no deliveries)
+        raw = getattr(self._local, "raw", None)
+        try:
+            if raw is None:
+                raw = self._pg_connection()
+            with raw.driver_connection.cursor() as cursor:
+                new = writes_pg.write_batch(
+                    cursor, ((batch.v3, True), (batch.v2, None)), batch.rejects
+                )
+        except BaseException:
+            # Whatever failed (the server went away, the statement), nothing of the batch is
+            # stored (one statement, autocommit); a fresh connection next time.
+            if raw is not None:
+                self._drop_pg(raw)
+            raise
+        return Written(new)
+
+    def _pg_connection(self) -> Any:
+        # A driver connection of the engine's (its URL handling and connect settings), kept
+        # checked out by this writer thread; autocommit, so the one statement is its own
+        # transaction and commits before the server answers.
+        raw = self._sa_engine().raw_connection()
+        try:
+            driver = raw.driver_connection
+            driver.autocommit = True
+            driver.execute("SET synchronous_commit = on")  # durable whatever the server says
+        except BaseException:
+            raw.invalidate()
+            raise
+        with self._raw_lock:
+            self._raw.append(raw)
+        self._local.raw = raw
+        return raw
+
+    def _drop_pg(self, raw: Any) -> None:
+        self._local.raw = None
+        with self._raw_lock:
+            if raw in self._raw:
+                self._raw.remove(raw)
+        with contextlib.suppress(Exception):
+            raw.invalidate()  # closed, never back in the pool with autocommit on
+
     def _write_sa(self, batch: Batch) -> Written:
         engine = self._sa_engine()
         with engine.begin() as conn:
@@ -178,6 +229,11 @@ class ListenerStore:
             with contextlib.suppress(sqlite3.Error):
                 self._conn.close()
             self._conn = None
+        with self._raw_lock:
+            raws, self._raw = self._raw, []
+        for raw in raws:
+            with contextlib.suppress(Exception):
+                raw.invalidate()
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None
