@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from strategies import export_claims
+from hypothesis import given
+from hypothesis import strategies as st
+from strategies import export_claims, json_scalars
 
 from adapters.errors import Rejection
 from adapters.export import event_from_export_line
@@ -19,6 +21,7 @@ from migrate.store.sqlite_native import connect, sqlite_file
 from migrate.store.writes import (
     Inserted,
     check_event,
+    check_storable,
     insert_events,
     insert_rejects,
     now_text,
@@ -133,3 +136,38 @@ def test_an_event_the_store_cannot_keep_whole_is_refused_before_any_write() -> N
     long = event(1)._replace(event_id="x" * 256)
     with pytest.raises(Rejection, match="event_id is 256 characters; the store keeps 255"):
         check_event(long)
+
+
+def _holds_nul(value: Any) -> bool:
+    """The definition, written independently of the module: any string, key or value, anywhere."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(v) for v in value)
+    return False
+
+
+# Text that often holds U+0000, a backslash before "u0000", or both.
+_nul_prone_text = st.lists(
+    st.sampled_from(["\x00", "\\u0000", "\\", "u0000", "a", "é"]), max_size=4
+).map("".join)
+_payloads = st.recursive(
+    json_scalars | _nul_prone_text,
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(st.text(max_size=3) | _nul_prone_text, children, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@given(_payloads)
+def test_check_storable_refuses_exactly_a_payload_holding_u0000(payload: Any) -> None:
+    stored = event(1)._replace(payload={"claims": payload})
+    if _holds_nul(payload):
+        with pytest.raises(Rejection, match="U\\+0000"):
+            check_storable(stored)
+    else:
+        check_storable(stored)

@@ -128,8 +128,7 @@ class Listener:
         await send({"type": "http.response.start", "status": answer.status, "headers": headers})
         await send({"type": "http.response.body", "body": answer.body})
         seconds = time.perf_counter() - started
-        self.metrics.requests.labels(route, str(answer.status)).inc()
-        self.metrics.latency.labels(route).observe(seconds)
+        self.metrics.answered(route, answer.status, seconds)
         self.log.write(method, route, answer.status, seconds, jti=answer.jti, reason=answer.reason)
 
     async def _route(self, method: str, path: str, scope: Scope, receive: Receive) -> Answer:

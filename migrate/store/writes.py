@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from adapters.errors import Reason, Rejection
 from adapters.jsontext import json_text
 from adapters.timefmt import format_ms
@@ -118,10 +120,21 @@ def check_storable(event: UnifiedEvent) -> None:
     shared transaction would fail every event in it on PostgreSQL. Ingest finds U+0000 more
     cheaply, from the raw record."""
     check_event(event)
-    # Every other field comes from the payload: no need to build the event's JSON (the
-    # listener's hot path).
-    if contains_nul(event.payload) or contains_nul(list(event.delivery or ())):
+    # Every other field comes from the payload. On the listener's hot path the payload's JSON
+    # text is searched first (orjson, ~1.5 µs against ~8 µs for walking a token's claims): U+0000
+    # is always written "\u0000" there, so without that text there is none; with it (or an
+    # escaped backslash before "u0000", or a value orjson cannot write) the walk decides.
+    if _may_hold_nul(event.payload) and contains_nul(event.payload):
         raise Rejection(Reason.SCHEMA, "", NUL_REFUSED)
+    if event.delivery is not None and contains_nul(list(event.delivery)):
+        raise Rejection(Reason.SCHEMA, "", NUL_REFUSED)
+
+
+def _may_hold_nul(value: Any) -> bool:
+    try:
+        return b"\\u0000" in orjson.dumps(value)
+    except TypeError:  # integers beyond 64 bits, deep nesting: walk
+        return True
 
 
 def event_values(
