@@ -30,6 +30,16 @@ except ImportError:  # pragma: no cover - not POSIX
     fcntl = None
 
 
+def is_deadlock(exc: BaseException) -> bool:
+    """Whether the server rolled the transaction back to break a deadlock (or a serialization
+    conflict): PostgreSQL SQLSTATE 40P01/40001, MySQL/MariaDB error 1213."""
+    orig = getattr(exc, "orig", None) or exc  # SQLAlchemy wraps the driver's error
+    if getattr(orig, "sqlstate", None) in ("40P01", "40001"):
+        return True
+    args: tuple[Any, ...] = getattr(orig, "args", ())
+    return bool(args) and args[0] == 1213
+
+
 @dataclass(frozen=True, slots=True)
 class Batch:
     """What one transaction writes: verified v3 events, v2 events, rejects."""
@@ -53,6 +63,7 @@ class ListenerStore:
     """
 
     READY_CACHE_S = 1.0
+    DEADLOCK_RETRIES = 3
 
     def __init__(self, url: str, *, lock_timeout: float = 5.0) -> None:
         self.url = url
@@ -79,9 +90,19 @@ class ListenerStore:
         """Commit ``batch`` or raise (nothing of it is then stored)."""
         if self._path is not None:
             return self._write_sqlite(batch)
-        if self.backend == "postgresql":
-            return self._write_pg(batch)
-        return self._write_sa(batch)
+        write = self._write_pg if self.backend == "postgresql" else self._write_sa
+        retries = 0
+        while True:
+            try:
+                return write(batch)
+            except Exception as exc:
+                # Two transactions with the same event_id (a duplicate delivered to two writers
+                # at once) can deadlock on InnoDB's duplicate-key locks: the server rolls one
+                # back, and running it again is the remedy its manual gives.
+                retries += 1
+                if retries > self.DEADLOCK_RETRIES or not is_deadlock(exc):
+                    raise
+                time.sleep(0.002 * retries)  # the other transaction commits meanwhile
 
     def _sqlite(self) -> sqlite3.Connection:
         if self._conn is None:
