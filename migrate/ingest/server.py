@@ -309,7 +309,8 @@ class ServerIngester(Ingester[sa.Connection]):
     def _write_alone(
         self, conn: sa.Connection, batch: Batch, file_id: int | None, *, recount: bool, span: Span
     ) -> Counts:
-        for attempt in range(5):
+        attempt = 0
+        while True:
             try:
                 with conn.begin():
                     span.start(batch.first_line)
@@ -324,10 +325,10 @@ class ServerIngester(Ingester[sa.Connection]):
                 # idempotent, so it is simply retried. Anything else is the caller's to see.
                 if not _is_retryable(exc):
                     raise
-                if attempt == 4:
+                attempt += 1
+                if attempt == 5:
                     raise unavailable(self.engine.url, exc) from exc
-                time.sleep(0.05 * (attempt + 1))
-        raise AssertionError("unreachable")
+                time.sleep(0.05 * attempt)
 
     def _write_rows(
         self, conn: sa.Connection, batch: Batch, file_id: int | None, *, recount: bool
