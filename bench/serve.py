@@ -8,8 +8,10 @@ worker count, one after the other in the same run:
   per request) at the same durability;
 - **serve**: the listener (live verification, group commit).
 
-Then bad tokens (signed by an unknown key) to the peer and to the listener. Prints req/s, p50
-and p99, the ratios, and checks the store holds exactly the unique tokens, each once.
+Then bad tokens (the right ``kid``, signed by another key: a bad signature) to the peer and to
+the listener. Prints req/s, p50 and p99, the server's CPU time per answer (its process tree's
+user + system time, which unlike req/s hardly depends on what else the machine is doing), the
+ratios, and checks the store holds exactly the unique tokens, each once.
 
     python bench/serve.py [--n 20000] [--backend sqlite|postgres] [--workers 2]
 
@@ -113,7 +115,7 @@ def server(command: list[str], port: int, env: dict[str, str], ready: str = "/he
     )
     try:
         wait_up(port, ready)
-        yield
+        yield process.pid
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -129,9 +131,38 @@ def granian(target: str, interface: str, port: int, workers: int, *extra: str) -
     ]  # fmt: skip
 
 
-def run_wrk(port: int, tokens_file: Path, connections: int = 32) -> dict[str, Any]:
-    """Each token once; ends wrk (SIGINT) as soon as both its threads have had every answer."""
+def tree_cpu_seconds(root: int) -> float:
+    """User + system CPU seconds of ``root`` and its live descendants (the server's workers)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    children: dict[int, list[int]] = {}
+    stats: dict[int, list[str]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", encoding="ascii") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # ended meanwhile
+            stats[int(entry)] = fields
+            children.setdefault(int(fields[1]), []).append(int(entry))
+    total, todo = 0.0, [root]
+    while todo:
+        pid = todo.pop()
+        if pid in stats:
+            total += (int(stats[pid][11]) + int(stats[pid][12])) / tick
+        todo += children.get(pid, [])
+    return total
+
+
+def run_wrk(
+    port: int, tokens_file: Path, connections: int = 32, *, pid: int | None = None
+) -> dict[str, Any]:
+    """Each token once; ends wrk (SIGINT) as soon as both its threads have had every answer.
+
+    With ``pid`` (the server's), also the server's CPU time per answer: unlike req/s, it does
+    not depend on how busy the rest of the machine is (much)."""
     print(f"wrk {tokens_file.name} -> {port} ...", file=sys.stderr)
+    cpu_before = tree_cpu_seconds(pid) if pid else 0.0
     threads = 2
     with tempfile.TemporaryDirectory(prefix="bench-wrk-") as done:
         env = {**os.environ, "BENCH_TOKENS": str(tokens_file), "BENCH_THREADS": str(threads),
@@ -149,13 +180,15 @@ def run_wrk(port: int, tokens_file: Path, connections: int = 32) -> dict[str, An
     result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
     token_answers = result["accepted"] + result["refused"] + result["other"]
     result["rps"] = token_answers / (result["duration_us"] / 1e6)
+    if pid:
+        result["cpu_us"] = (tree_cpu_seconds(pid) - cpu_before) / token_answers * 1e6
     return result
 
 
 def row(name: str, r: dict[str, Any]) -> str:
     return (
         f"{name:<22} {r['rps']:>9.0f} {r['p50_us'] / 1000:>8.2f} {r['p99_us'] / 1000:>8.2f} "
-        f"{r['accepted']:>8} {r['refused']:>8} {r['other']:>6}"
+        f"{r['accepted']:>8} {r['refused']:>8} {r['other']:>6} {r.get('cpu_us', 0):>8.0f}"
     )
 
 
@@ -243,8 +276,8 @@ def main() -> None:
         results: dict[str, dict[str, Any]] = {}
 
         port = free_port()
-        with server(granian("bench.serve_refs:ceiling", "asgi", port, w), port, {}):
-            results["ceiling (bare 202)"] = run_wrk(port, tokens_file)
+        with server(granian("bench.serve_refs:ceiling", "asgi", port, w), port, {}) as pid:
+            results["ceiling (bare 202)"] = run_wrk(port, tokens_file, pid=pid)
 
         with database(args.backend, tmp, "peer") as peer_db:
             port = free_port()
@@ -252,9 +285,9 @@ def main() -> None:
                    "BENCH_PEER_AUD": AUDIENCE}  # fmt: skip
             command = granian("bench.serve_refs:peer", "wsgi", port, w, "--factory",
                               "--blocking-threads", "4")  # fmt: skip
-            with server(command, port, env):
-                results["peer"] = run_wrk(port, tokens_file)
-                results["peer, bad tokens"] = run_wrk(port, bad_file)
+            with server(command, port, env) as pid:
+                results["peer"] = run_wrk(port, tokens_file, pid=pid)
+                results["peer, bad tokens"] = run_wrk(port, bad_file, pid=pid)
 
         with database(args.backend, tmp, "serve") as db:
             port = free_port()
@@ -263,15 +296,18 @@ def main() -> None:
                 "--issuer", ISSUER, "--audience", AUDIENCE, "--port", str(port),
                 "--workers", str(args.serve_workers or w),
             ]  # fmt: skip
-            with server(command, port, {}, ready="/readyz"):
-                results["serve"] = run_wrk(port, tokens_file)
-                results["serve, bad tokens"] = run_wrk(port, bad_file)
+            with server(command, port, {}, ready="/readyz") as pid:
+                results["serve"] = run_wrk(port, tokens_file, pid=pid)
+                results["serve, bad tokens"] = run_wrk(port, bad_file, pid=pid)
             stored, twice, seen = store_counts(db, jtis)
 
     dups = len(sent) - args.n
     print(f"\nbackend {args.backend}, {w} workers, 32 connections, {len(sent)} requests "
           f"({args.n} unique + {dups} duplicates), {args.bad} bad tokens")  # fmt: skip
-    print(f"{'':<22} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'202':>8} {'400':>8} {'other':>6}")
+    print(
+        f"{'':<22} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'202':>8} {'400':>8} {'other':>6}"
+        f" {'cpu us':>8}"
+    )
     for name, r in results.items():
         print(row(name, r))
     ours, peer = results["serve"], results["peer"]
