@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from pathlib import Path
 
-from serve_support import ListenerProcess, stored, token
+from serve_support import AUDIENCE, ListenerProcess, stored, token
 from strategies import SEED_V2_NOTIFICATION
-from test_verify_support import JwksServer, SigningKey
+from test_serve_app import call
+from test_verify_support import ISSUER, JwksServer, SigningKey
+
+from migrate.serve.app import Listener
+from migrate.serve.config import ServeConfig
+from migrate.store.engine import open_store
 
 
 def test_made_up_kids_refetch_once_per_cooldown_and_a_rotated_in_key_verifies(
@@ -155,3 +161,42 @@ def test_tls_with_a_certificate_and_key(tmp_path: Path) -> None:
     assert status == 202
     assert stored(db) == {jti: 1}
     assert listener.stop() == 0
+
+
+def test_a_refetch_for_an_unknown_kid_never_holds_the_other_requests(tmp_path: Path) -> None:
+    # The refetch can take up to its timeout; run on the event loop it would hold every request
+    # of the worker that long (one unknown kid per cooldown is enough to stall a listener).
+    key, rotated = SigningKey.generate(), SigningKey.generate()
+    jwks = JwksServer().start()
+    jwks.publish(key)
+    db = f"sqlite:///{tmp_path / 'store.db'}"
+    open_store(db).dispose()
+    app = Listener(ServeConfig(db=db, jwks=jwks.url(), issuer=ISSUER, audience=AUDIENCE))
+    jwks.publish(key, rotated)
+    jwks.delay = 2.0  # the key server answers slowly from now on
+    new_key_token, new_jti = token(rotated)
+    known_token, known_jti = token(key)
+    v3 = "application/secevent+jwt"
+
+    async def timed(body: bytes, after: float) -> tuple[int, float]:
+        due = time.monotonic() + after  # from when it is due, not from when the loop got to it
+        await asyncio.sleep(after)
+        answer = await call(app, "POST", "/v3", body, v3)
+        return answer["status"], time.monotonic() - due
+
+    async def scenario() -> list[tuple[int, float]]:
+        return list(
+            await asyncio.gather(
+                timed(new_key_token.encode(), 0.0), timed(known_token.encode(), 0.3)
+            )
+        )
+
+    try:
+        (new_status, new_seconds), (known_status, known_seconds) = asyncio.run(scenario())
+    finally:
+        app.close()
+        jwks.stop()
+    assert (new_status, known_status) == (202, 202)  # the new key verifies once fetched
+    assert new_seconds >= 1.9
+    assert known_seconds < 1.0, "a known key's token waited for the other token's refetch"
+    assert stored(db) == {new_jti: 1, known_jti: 1}

@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -150,6 +151,8 @@ class JwksServer:
 
     routes: dict[str, tuple[int, bytes, dict[str, str]]] = field(default_factory=dict)
     requests: list[str] = field(default_factory=list)
+    delay: float = 0.0
+    """Seconds every answer waits before it is sent (a slow key server)."""
     lock: threading.Lock = field(default_factory=threading.Lock)
     httpd: ThreadingHTTPServer | None = None
 
@@ -161,6 +164,8 @@ class JwksServer:
                 with server.lock:
                     server.requests.append(self.path)
                     status, body, headers = server.routes.get(self.path, (404, b"{}", {}))
+                    delay = server.delay
+                time.sleep(delay)
                 self.send_response(status)
                 for name, value in {"Content-Type": "application/json", **headers}.items():
                     self.send_header(name, value)

@@ -79,6 +79,9 @@ class Listener:
             config.jwks or "", cooldown=config.refetch_cooldown, retry=config.key_retry
         )
         self.verifier = self.keys.verifier(issuer=config.issuer, audience=config.audience)
+        self.fetching_verifier = self.keys.verifier(
+            issuer=config.issuer, audience=config.audience, fetching=True
+        )
         self.store = ListenerStore(config.db, lock_timeout=config.lock_timeout)
         self.committer = GroupCommitter(
             self.store,
@@ -209,6 +212,16 @@ class Listener:
         if not self.keys.loaded:
             return self._unavailable("keys_not_loaded")
         outcome = v3.read_token(self.verifier, body)
+        if (
+            isinstance(outcome, v3.Refused)
+            and outcome.rejection.reason == VerifyReason.UNKNOWN_KID
+            and self.keys.may_refetch
+        ):
+            # A key published since the last fetch: fetch it on a worker thread (it may take up
+            # to its timeout) and verify again; the other requests go on meanwhile.
+            outcome = await asyncio.get_running_loop().run_in_executor(
+                None, v3.read_token, self.fetching_verifier, body
+            )
         if (
             isinstance(outcome, v3.Refused)
             and outcome.rejection.reason == VerifyReason.UNKNOWN_KID

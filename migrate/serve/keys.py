@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from migrate.verify.jwks import VerificationKey
 from migrate.verify.keys import (
     KeyFetchError,
     KeySource,
@@ -52,8 +53,22 @@ class ListenerKeys:
         source = self.source
         return isinstance(source, PinnedJwksUrl) and source.refresh_failed
 
-    def verifier(self, *, issuer: str | None, audience: str | None) -> Verifier:
-        return Verifier(self.source, mode=VerifyMode.LIVE, issuer=issuer, audience=audience)
+    @property
+    def may_refetch(self) -> bool:
+        """Whether an unknown kid would now refetch the pinned URL (or wait for a refetch)."""
+        source = self.source
+        return isinstance(source, PinnedJwksUrl) and source.may_refetch
+
+    def verifier(
+        self, *, issuer: str | None, audience: str | None, fetching: bool = False
+    ) -> Verifier:
+        """A live verifier; unless ``fetching``, one that knows the loaded keys only and never
+        fetches (the event loop's: a fetch lasts up to its timeout and would hold every request
+        of the worker meanwhile). ``fetching``: for a worker thread, after an unknown kid."""
+        source = self.source
+        if isinstance(source, PinnedJwksUrl) and not fetching:
+            source = _LoadedKeysOnly(source)
+        return Verifier(source, mode=VerifyMode.LIVE, issuer=issuer, audience=audience)
 
     def _keep_trying(self) -> None:
         source = self.source
@@ -69,3 +84,25 @@ class ListenerKeys:
 
     def close(self) -> None:
         self._stop.set()
+
+
+class _LoadedKeysOnly:
+    """A pinned JWKS URL as the event loop sees it: its loaded keys, never a fetch."""
+
+    def __init__(self, source: PinnedJwksUrl) -> None:
+        self._source = source
+
+    @property
+    def pinned_url(self) -> str:
+        return self._source.pinned_url
+
+    @property
+    def description(self) -> str:
+        return self._source.description
+
+    @property
+    def skipped(self) -> tuple[str, ...]:
+        return self._source.skipped
+
+    def key_for(self, kid: str) -> VerificationKey | None:
+        return self._source.known_key(kid)

@@ -240,6 +240,15 @@ class PinnedJwksUrl:
                 key = self._keyset.keys.get(kid)
         return key
 
+    def known_key(self, kid: str) -> VerificationKey | None:
+        """The key if it is loaded already: never fetches (for an event loop)."""
+        return self._keyset.keys.get(kid)
+
+    @property
+    def may_refetch(self) -> bool:
+        """Whether :meth:`key_for` with an unknown kid would now fetch, or wait for a fetch."""
+        return self._lock.locked() or self._refresh_allowed()
+
     def _refresh_allowed(self) -> bool:
         last = self._last_attempt
         return last is None or self._clock() - last >= self.cooldown
