@@ -19,6 +19,7 @@ order and cannot deadlock.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -63,8 +64,11 @@ def _statement() -> str:
     )
 
 
-STATEMENT = _statement()
-"""The one statement, built once from the model."""
+@functools.cache
+def statement() -> str:
+    """The one statement, built once from the model (on first use: importing this module does
+    not import SQLAlchemy)."""
+    return _statement()
 
 
 def batch_params(
@@ -104,5 +108,5 @@ def write_batch(
     rejects: Sequence[dict[str, Any]],
 ) -> frozenset[str]:
     """Write one listener batch with ``cursor`` (psycopg, autocommit): the ids stored new."""
-    cursor.execute(STATEMENT, batch_params(batches, rejects), prepare=True)
+    cursor.execute(statement(), batch_params(batches, rejects), prepare=True)
     return frozenset(row[0] for row in cursor.fetchall())
