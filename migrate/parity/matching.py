@@ -75,23 +75,33 @@ def _by_kind(side: Side) -> dict[Any, list[int]]:
     return groups
 
 
-def match(v2: Side, v3: Side, tolerance: int) -> list[tuple[int, int]]:
-    """A largest pairing of ``v2`` with ``v3`` as ``(v2 index, v3 index)`` pairs."""
+def match(
+    v2: Side, v3: Side, tolerance: int, *, kinds: tuple[set[Any], set[Any]] | None = None
+) -> list[tuple[int, int]]:
+    """A largest pairing of ``v2`` with ``v3`` as ``(v2 index, v3 index)`` pairs.
+
+    ``kinds``: the v2 and v3 kinds that choose the case below, by default those of ``v2`` and
+    ``v3``. :mod:`migrate.parity.counting` passes a whole entity's kinds with a part of its
+    events, so that the part is paired as it is when the entity is paired at once.
+    """
     if not v2 or not v3:
         return []
-    kinds2 = {e[1] for e in v2}
-    kinds3 = {e[1] for e in v3}
-    kinds = kinds2 | kinds3
+    if kinds is None:
+        kinds2 = {e[1] for e in v2}
+        kinds3 = {e[1] for e in v3}
+    else:
+        kinds2, kinds3 = kinds
+    every = kinds2 | kinds3
     t2 = [e[0] for e in v2]
     t3 = [e[0] for e in v3]
-    if len(kinds) == 1 or kinds2 == {None} or kinds3 == {None} or len(kinds - {None}) == 1:
+    if len(every) == 1 or kinds2 == {None} or kinds3 == {None} or len(every - {None}) == 1:
         if len(t2) == 1 and len(t3) == 1:  # the most common entity: one change, both streams
             return [(0, 0)] if abs(t2[0] - t3[0]) <= tolerance else []
         order2 = sorted(range(len(t2)), key=t2.__getitem__)
         return sweep(t2, order2, t3, sorted(range(len(t3)), key=t3.__getitem__), tolerance)
     groups2 = _by_kind(v2)
     groups3 = _by_kind(v3)
-    if None not in kinds:
+    if None not in every:
         pairs: list[tuple[int, int]] = []
         for kind, indexes in groups2.items():
             others = groups3.get(kind)

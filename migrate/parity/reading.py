@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
+from migrate.parity.counting import Counts, count_entity, count_rows
 from migrate.parity.window import Bounds, Window
 from migrate.store.models import MYSQL_NAMES
 from migrate.store.models import Event as EventRow
@@ -87,6 +88,61 @@ def event_sql(family: str, *, with_ids: bool) -> str:
     )
 
 
+def count_sql(family: str, part: str = "all") -> str:
+    """The statement parity counts with (no details): columns micros, event_type, source,
+    entity_id, as :mod:`migrate.parity.counting` takes them.
+
+    ``part`` splits the entities between processes: ``"all"``; ``"below"`` / ``"from"`` a
+    bound (one more parameter, an ``entity_id``: both leave out events without an entity);
+    ``"null"`` only those. SQLite compares ``+occurred_at`` (no column affinity), which skips
+    a numeric conversion attempt of the bound per row: the values are text either way.
+    """
+    mark = "?" if family == "sqlite" else "%s"
+    table = f"events INDEXED BY {INDEX}" if family == "sqlite" else "events"
+    column = "+occurred_at" if family == "sqlite" else "occurred_at"
+    entities = {
+        "all": "",
+        "below": f" AND entity_id < {mark}",
+        "from": f" AND entity_id >= {mark}",
+        "null": " AND entity_id IS NULL",
+    }[part]
+    return (
+        f"SELECT {_MICROS[family]}, event_type, source, entity_id FROM {table}"  # noqa: S608
+        f" WHERE {column} >= {mark} AND {column} <= {mark}{entities}"
+        " ORDER BY entity_id, event_type, occurred_at"
+    )
+
+
+def read_counts(
+    conn: Connection, window: Window, tolerance_us: int, part: str = "all", bound: str = ""
+) -> Counts:
+    """The counts of :mod:`migrate.parity.counting` for the events in ``window`` (of the
+    entities ``part`` and ``bound`` choose, see :func:`count_sql`)."""
+    counts = Counts()
+    if window.empty:
+        return counts
+    family = _family(conn)
+    if family not in _MICROS:
+        raise NotImplementedError(f"parity does not read {conn.dialect.name} stores")
+    conn.commit()  # the driver cursor runs in a transaction of its own, nothing of ours pending
+    cursor = _cursor(conn, family)
+    try:
+        params = [_bound(family, window.start), _bound(family, window.end)]
+        if part in ("below", "from"):
+            params.append(bound)
+        cursor.execute(count_sql(family, part), params)
+        if family == "mysql":
+            for entity_id, v2, v3 in _padded_groups(cursor, entity=3, source=2):
+                count_entity(v2 + v3, tolerance_us, counts, entity_id=entity_id)
+        else:
+            batches = iter(partial(cursor.fetchmany, BATCH_ROWS), [])
+            count_rows(chain.from_iterable(batches), tolerance_us, counts)
+    finally:
+        cursor.close()
+        conn.rollback()
+    return counts
+
+
 def _bound(family: str, moment: datetime) -> Any:
     if family == "sqlite":
         return stored_time(moment)
@@ -127,7 +183,7 @@ def read_entities(
             (_bound(family, window.start), _bound(family, window.end)),
         )
         if family == "mysql":
-            yield from _padded_groups(cursor)
+            yield from _padded_groups(cursor, entity=4, source=3)
         else:
             yield from _groups(cursor)
     finally:
@@ -148,20 +204,23 @@ def _groups(cursor: Any) -> Iterator[tuple[str | None, list[Any], list[Any]]]:
             yield entity_id, v2, events
 
 
-def _padded_groups(cursor: Any) -> Iterator[tuple[str | None, list[Any], list[Any]]]:
+def _padded_groups(
+    cursor: Any, *, entity: int, source: int
+) -> Iterator[tuple[str | None, list[Any], list[Any]]]:
     """MySQL/MariaDB collations compare with trailing spaces ignored (PAD SPACE), so ``"u1"`` and
-    ``"u1 "`` sort as one run in any order: group each run by exact value."""
+    ``"u1 "`` sort as one run in any order: group each run by exact value (``entity`` and
+    ``source``: the columns of the rows)."""
     run: Any = _padded_groups
     groups: dict[str | None, tuple[list[Any], list[Any]]] = {}
     while rows := cursor.fetchmany(BATCH_ROWS):
         for row in rows:
-            entity = row[4]
-            key = None if entity is None else entity.rstrip(" ")
+            entity_id = row[entity]
+            key = None if entity_id is None else entity_id.rstrip(" ")
             if key != run:
-                for entity_id, (v2, v3) in groups.items():
-                    yield entity_id, v2, v3
+                for done, (v2, v3) in groups.items():
+                    yield done, v2, v3
                 run, groups = key, {}
-            v2, v3 = groups.setdefault(entity, ([], []))
-            (v2 if row[3] == "v2" else v3).append(row)
+            v2, v3 = groups.setdefault(entity_id, ([], []))
+            (v2 if row[source] == "v2" else v3).append(row)
     for entity_id, (v2, v3) in groups.items():
         yield entity_id, v2, v3

@@ -172,12 +172,19 @@ class Tally:
 
     @property
     def report(self) -> ParityReport:
-        by_kind = {
-            UNKNOWN_KIND if kind is None else kind: KindCounts(*row)
-            for kind, row in self.counts.items()
-            if any(row)
-        }
-        return ParityReport(by_kind=by_kind, unmatched=self.unmatched if self.details else None)
+        return report_of(self.counts, self.unmatched if self.details else None)
+
+
+def report_of(
+    counts: dict[str | None, list[int]], unmatched: list[dict[str, Any]] | None = None
+) -> ParityReport:
+    """The report of ``kind -> [v2_total, v3_total, matched]`` counts."""
+    by_kind = {
+        UNKNOWN_KIND if kind is None else kind: KindCounts(*row)
+        for kind, row in counts.items()
+        if any(row)
+    }
+    return ParityReport(by_kind=by_kind, unmatched=unmatched)
 
 
 def compare(

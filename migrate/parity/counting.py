@@ -1,0 +1,167 @@
+"""Counting a largest pairing without listing it: parity's hot loop when no details are asked.
+
+Each entity's events (any order) are sorted by time and cut wherever two neighbours are more
+than the tolerance apart. No pair can cross such a cut (every event between a pair's two times
+is within the tolerance of its neighbours), so the pairing graph falls apart into these
+*clusters* and a largest pairing of the entity is a largest pairing of each cluster, added up.
+Dual running makes almost every cluster one event alone or a *couple* (two events: one pair
+when the sources differ and the kinds are compatible). Those are only counted, by their
+``(kind, source)`` signature, and :func:`fold` decides what they add up to: no per-event work
+in Python beyond the cut. A larger cluster goes to :func:`migrate.parity.matching.match`, with
+the whole entity's kinds and the store's order, so it is paired exactly as ``compare`` pairs
+the entity (``tests/test_parity_counting.py`` checks the reports are equal).
+
+The counters are plain dicts: the worker processes of :mod:`migrate.parity.parallel` add
+theirs up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from itertools import groupby
+from operator import itemgetter
+from typing import Any
+
+from migrate.parity.matching import match
+
+Row = Sequence[Any]
+"""``(time, kind, source, entity_id)``: what :func:`migrate.parity.reading.count_sql` reads."""
+
+_TIME = itemgetter(0)
+_ENTITY = itemgetter(3)
+
+
+@dataclass
+class Counts:
+    """``singles``: events counted one by one, per ``(kind, source)``; ``couples``: clusters of
+    two, per ``(kind, source, kind, source)`` in time order; ``pairs``: the pairs of larger
+    clusters, per ``(v2 kind, v3 kind)`` (their events are in ``singles``)."""
+
+    singles: dict[tuple[str | None, str], int] = field(default_factory=dict)
+    couples: dict[tuple[str | None, str, str | None, str], int] = field(default_factory=dict)
+    pairs: dict[tuple[str | None, str | None], int] = field(default_factory=dict)
+
+    def add(self, other: Counts) -> None:
+        _add(self.singles, other.singles)
+        _add(self.couples, other.couples)
+        _add(self.pairs, other.pairs)
+
+    def to_json(self) -> list[list[list[Any]]]:
+        return [
+            [[*key, n] for key, n in d.items()] for d in (self.singles, self.couples, self.pairs)
+        ]
+
+    @classmethod
+    def from_json(cls, data: list[list[list[Any]]]) -> Counts:
+        singles, couples, pairs = ({tuple(item[:-1]): item[-1] for item in part} for part in data)
+        return cls(singles, couples, pairs)
+
+
+def _add(mine: dict[Any, int], theirs: dict[Any, int]) -> None:
+    for key, n in theirs.items():
+        mine[key] = mine.get(key, 0) + n
+
+
+def count_rows(rows: Iterable[Row], tolerance: int, counts: Counts) -> None:
+    """Count rows in entity order (one entity's rows together) into ``counts``."""
+    for entity_id, group in groupby(rows, key=_ENTITY):
+        if entity_id is None:  # events without an entity never pair
+            count_entity(list(group), tolerance, counts, entity_id=None)
+        else:
+            count_entity(list(group), tolerance, counts)
+
+
+def count_entity(
+    events: list[Any], tolerance: int, counts: Counts, entity_id: str | None = ""
+) -> None:
+    """Count one entity's ``events`` (in the store's order) into ``counts`` (``entity_id``
+    None: events without an entity, which never pair)."""
+    if len(events) < 2 or entity_id is None:
+        for a in events:
+            key = (a[1], a[2])
+            counts.singles[key] = counts.singles.get(key, 0) + 1
+        return
+    ordered = sorted(events, key=_TIME)
+    ordered.append(_END)
+    singles = counts.singles
+    couples = counts.couples
+    start = 0  # where the current cluster began in ``ordered``
+    previous = ordered[0][0]
+    # A cluster is closed when the next one begins; the sentinel closes the last one.
+    for i, event in enumerate(ordered):
+        t = event[0]
+        if t - previous > tolerance:
+            size = i - start
+            if size == 1:
+                a = ordered[start]
+                key = (a[1], a[2])
+                singles[key] = singles.get(key, 0) + 1
+            elif size == 2:
+                a = ordered[start]
+                b = ordered[start + 1]
+                pair = (a[1], a[2], b[1], b[2])
+                couples[pair] = couples.get(pair, 0) + 1
+            else:
+                _count_cluster(events, ordered[start:i], tolerance, counts)
+            start = i
+        previous = t
+
+
+_END = (float("inf"),)
+"""After the last event: ``t - previous > tolerance`` holds for it, closing the last cluster."""
+
+
+def _count_cluster(events: list[Any], cluster: list[Any], tolerance: int, counts: Counts) -> None:
+    """The pairs of a cluster, paired as :func:`match` pairs the whole entity: with the
+    entity's kinds choosing the case, and each side in the store's order (which breaks ties)."""
+    kinds = ({e[1] for e in events if e[2] == "v2"}, {e[1] for e in events if e[2] != "v2"})
+    members = {id(e) for e in cluster}
+    v2 = [e for e in events if e[2] == "v2" and id(e) in members]
+    v3 = [e for e in events if e[2] != "v2" and id(e) in members]
+    singles = counts.singles
+    for e in cluster:
+        key = (e[1], e[2])
+        singles[key] = singles.get(key, 0) + 1
+    pairs = counts.pairs
+    for i, j in match(v2, v3, tolerance, kinds=kinds):
+        pair = (v2[i][1], v3[j][1])
+        pairs[pair] = pairs.get(pair, 0) + 1
+
+
+def fold(counts: Counts) -> dict[str | None, list[int]]:
+    """``kind -> [v2_total, v3_total, matched]`` as :class:`~migrate.parity.report.Tally`
+    keeps it: a pair shows as the kind it knows (the v2 kind when known, else the v3 kind)."""
+    totals = dict(counts.singles)
+    pairs = dict(counts.pairs)
+    for (kind_a, source_a, kind_b, source_b), n in counts.couples.items():
+        for key in ((kind_a, source_a), (kind_b, source_b)):
+            totals[key] = totals.get(key, 0) + n
+        if source_a != source_b:
+            pair = (kind_a, kind_b) if source_a == "v2" else (kind_b, kind_a)
+            if pair[0] == pair[1] or pair[0] is None or pair[1] is None:
+                pairs[pair] = pairs.get(pair, 0) + n
+    rows: dict[str | None, list[int]] = {}
+
+    def row(kind: str | None) -> list[int]:
+        found = rows.get(kind)
+        if found is None:
+            found = rows[kind] = [0, 0, 0]
+        return found
+
+    for (kind, source), n in totals.items():
+        row(kind)[0 if source == "v2" else 1] += n
+    for (kind2, kind3), n in pairs.items():
+        if kind2 == kind3:
+            row(kind2)[2] += n
+        elif kind2 is None:  # the v2 event shows as the kind its partner knows
+            row(None)[0] -= n
+            shown = row(kind3)
+            shown[0] += n
+            shown[2] += n
+        else:  # kind3 is None
+            row(None)[1] -= n
+            shown = row(kind2)
+            shown[1] += n
+            shown[2] += n
+    return rows
