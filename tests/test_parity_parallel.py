@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import random
 from datetime import timedelta
+from typing import Any
 
+import pytest
+import sqlalchemy as sa
 from parity_support import BASE, Ev, at, store_events
 from sqlalchemy import Engine
 
-from migrate.parity import ParityOptions, run_parity
+from migrate.errors import StoreUnavailable
+from migrate.parity import ParityOptions, parallel, run_parity
 from migrate.parity.parallel import split_point
 
 NOW = BASE + timedelta(days=2)
@@ -55,3 +59,22 @@ def test_a_small_store_is_read_in_one_process(store_engine: Engine) -> None:
     with store_engine.connect() as conn:
         assert split_point(conn) is None  # fewer rows than MIN_ROWS
     assert run_parity(store_engine, now=NOW).to_json()["v2_total"]
+
+
+def test_the_worker_losing_the_store_is_exit_3_not_a_bug(
+    store_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The forked worker's read fails as a store that stopped answering fails (a DBAPI error):
+    # the user must get "cannot open the store" (exit 3), not an internal error (exit 70).
+    store_events(store_engine, dual_running(5))
+    real = parallel.read_counts
+
+    def failing_in_the_worker(conn: Any, window: Any, tolerance: int, side: str, *a: Any) -> Any:
+        if side == "from":
+            raise sa.exc.OperationalError("SELECT", {}, Exception("server closed the connection"))
+        return real(conn, window, tolerance, side, *a)
+
+    monkeypatch.setattr(parallel, "read_counts", failing_in_the_worker)
+    with pytest.raises(StoreUnavailable, match="server closed the connection") as failed:
+        run_parity(store_engine, ParityOptions(workers=2), now=NOW)
+    assert failed.value.exit_code == 3

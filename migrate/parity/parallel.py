@@ -19,10 +19,13 @@ import threading
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy.exc import DBAPIError
 
+from migrate.errors import StoreUnavailable
 from migrate.parity.counting import Counts
 from migrate.parity.reading import read_counts
 from migrate.parity.window import Window
+from migrate.store.engine import safe_url
 from migrate.store.models import Event as EventRow
 
 MIN_ROWS = 50_000
@@ -86,6 +89,8 @@ def count_in_two(
         if reader >= 0:
             os.close(reader)
         _, status = os.waitpid(pid, 0)
+    if outcome == "unavailable":  # the store stopped answering the worker: exit 3, not a bug
+        raise StoreUnavailable(safe_url(engine.url), payload)
     if outcome != "ok" or status != 0:
         raise RuntimeError(f"parity's second process failed: {payload}")
     counts.add(Counts.from_json(payload))
@@ -98,6 +103,8 @@ def _work(engine: Engine, window: Window, tolerance_us: int, boundary: str, writ
         engine.dispose(close=False)  # the parent's pooled connections stay the parent's
         with engine.connect() as conn:
             answer = ("ok", read_counts(conn, window, tolerance_us, "from", boundary).to_json())
+    except (DBAPIError, StoreUnavailable) as exc:
+        answer = ("unavailable", str(getattr(exc, "orig", None) or exc).splitlines()[0])
     except BaseException as exc:  # reported to the parent, which raises
         answer = ("error", f"{type(exc).__name__}: {exc}")
     code = 0
