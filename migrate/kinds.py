@@ -15,6 +15,7 @@ from adapters.export import event_from_export_line
 from adapters.set_token import ParsedToken, event_from_parsed, event_from_token, parse_compact
 from adapters.unified import UnifiedEvent
 from adapters.v2 import V2Kind, event_from_v2
+from adapters.v2_fastrows import fast_converter
 from adapters.v2_rows import DEFAULT_COLUMNS, ColumnMap, MissingColumn, event_from_row
 from migrate.errors import UsageError
 from migrate.readers import (
@@ -64,6 +65,7 @@ def _v2(options: V2Options) -> Converter:
 
 def _v2_rows(options: V2Options) -> Converter:
     checked = False
+    fast = fast_converter(options.columns, kind=options.kind, expected_hash=options.expected_hash)
 
     def from_row(row: Any) -> UnifiedEvent:
         nonlocal checked
@@ -73,6 +75,10 @@ def _v2_rows(options: V2Options) -> Converter:
             except MissingColumn as exc:
                 raise UsageError(str(exc)) from None
             checked = True
+        # The usual row in a few µs; anything else (and every row refused) the slow way.
+        event = fast(row)
+        if event is not None:
+            return event
         return event_from_row(
             row, options.columns, kind=options.kind, expected_hash=options.expected_hash
         )
