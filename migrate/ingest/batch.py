@@ -31,6 +31,7 @@ class Batch:
         self.last_line = 0
         self.bytes_read = 0
         self.stage_file = ""  # SQLite: where the producer staged the rows
+        self.stage_constants: dict[str, Any] = {}  # SQLite: the columns of one value, not staged
         self.copy_data = b""  # PostgreSQL: the rows as COPY text
         self.last_key: str | None = None  # a database source: the last row's key (ledger text)
 
