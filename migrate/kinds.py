@@ -103,10 +103,18 @@ class Kind:
     without parsing them."""
     verifying: Callable[[TokenCheck], Converter] | None = None
     """For kinds that carry tokens: the adapter that checks each token's signature first."""
+    distinct_lines: bool = False
+    """Every record starts on a line of its own, though it may span several (a CSV row): the
+    reader, asked ``wanted`` before it builds each record, leaves those not wanted unbuilt."""
     ingest_only: bool = False
     """Only ``ingest`` reads it (a v2 archive: rows, with a column mapping)."""
     database: bool = False
     """Read from a database (``--source``), not from files."""
+
+    @property
+    def skippable(self) -> bool:
+        """Whether the reader can be told which records to leave unparsed (``wanted``)."""
+        return self.line_per_record or self.distinct_lines
 
     @property
     def carries_tokens(self) -> bool:
@@ -183,7 +191,7 @@ def _events_pages(
 def _csv_rows(
     path: str, stream: Any, *, max_bytes: int, wanted: Callable[[int], bool] | None
 ) -> Iterator[Record]:
-    return read_csv_rows(path, stream, max_bytes=max_bytes)
+    return read_csv_rows(path, stream, max_bytes=max_bytes, wanted=wanted)
 
 
 def _database(
@@ -219,7 +227,7 @@ KINDS: dict[str, Kind] = {
             signed_part="/request/payload",
             verifying=_verified_records,
         ),
-        Kind("v2-csv", _csv_rows, None, _v2_rows, ingest_only=True),
+        Kind("v2-csv", _csv_rows, None, _v2_rows, distinct_lines=True, ingest_only=True),
         Kind("v2-sql", _database, None, _v2_rows, ingest_only=True, database=True),
         Kind("summary", _documents, schemas.SUMMARY, None),
         Kind("unified", _ndjson, schemas.UNIFIED, None, line_per_record=True),
