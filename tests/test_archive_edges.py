@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import given
+from hypothesis import strategies as st
 from test_archive import MAP, make_source, many_rows, mixed_rows, run, source_args
 
 from migrate.archive.source import SqlSource
@@ -102,3 +104,83 @@ def test_a_composite_primary_key_is_a_one_line_usage_error(tmp_path: Path) -> No
     assert "--table hooks" in message
     assert "several columns" in message
     assert "--key COLUMN" in message
+
+
+# -- what the loading process holds ---------------------------------------------------------------
+
+
+def _raise(exc: BaseException) -> None:
+    raise exc
+
+
+class _Unpicklable(Exception):
+    def __init__(self, a: str, b: str) -> None:
+        super().__init__(f"{a} {b}")
+
+
+def test_a_forked_call_brings_back_its_result_and_its_error() -> None:
+    from migrate.errors import StoreUnavailable, UsageError
+    from migrate.forked import call_forked
+
+    assert call_forked(lambda: {"answer": 42}) == {"answer": 42}
+    with pytest.raises(UsageError, match=r"^boom$") as usage:
+        call_forked(lambda: _raise(UsageError("boom")))
+    assert usage.value.exit_code == 2
+    with pytest.raises(StoreUnavailable) as store:
+        call_forked(lambda: _raise(StoreUnavailable("sqlite:///x.db", "disk I/O error")))
+    assert (store.value.where, store.value.reason) == ("sqlite:///x.db", "disk I/O error")
+    with pytest.raises(RuntimeError, match="_Unpicklable: a b"):
+        call_forked(lambda: _raise(_Unpicklable("a", "b")))
+
+
+PROBE = """
+import sys
+from migrate.ingest import IngestOptions, ingest_store
+from migrate.kinds import V2Options
+from migrate.cli.archive import archive_input
+kind = sys.argv[1]
+files = () if kind == "v2-sql" else (sys.argv[3],)
+columns, source = archive_input(
+    kind, files, mapping=("uuid=user_uuid", "datetime=created_at", "kind=webhook_kind"),
+    naive_utc=False, source_url=sys.argv[3] if kind == "v2-sql" else None,
+    table="v2_hooks" if kind == "v2-sql" else None, query=None, key=None,
+)
+options = IngestOptions(kind=kind, v2=V2Options(columns=columns), source=source)
+report = ingest_store(sys.argv[2], files, options)
+assert report.inserted == 4, report
+print(sorted(m for m in ("alembic", "sqlalchemy", "psycopg", "pymysql") if m in sys.modules))
+"""
+
+
+@pytest.mark.parametrize("kind", ["v2-csv", "v2-sql"])
+def test_the_loading_process_never_imports_sqlalchemy(tmp_path: Path, kind: str) -> None:
+    """A new SQLite store is upgraded, and a source checked, in child processes: the process
+    that writes the load holds neither Alembic nor SQLAlchemy nor a driver (~40 MiB)."""
+    import subprocess
+    import sys
+
+    from test_archive import write_csv
+
+    rows = [r for r in mixed_rows()[:6] if r["webhook_kind"]]
+    if kind == "v2-sql":
+        data = f"sqlite:///{tmp_path / 'source.db'}"
+        make_source(data, rows)
+    else:
+        data = str(write_csv(tmp_path / "hooks.csv", rows))
+    store = f"sqlite:///{tmp_path / 'store.db'}"
+    probe = subprocess.run(
+        [sys.executable, "-c", PROBE, kind, store, data], capture_output=True, text=True
+    )
+    assert probe.returncode == 0, probe.stderr
+    assert probe.stdout.strip() == "[]"
+
+
+@given(st.integers())
+def test_an_integer_key_keeps_its_ledger_text(value: int) -> None:
+    """Resume keys already in ledgers stay readable and written the same way."""
+    import json
+
+    from migrate.archive.keys import decode_key, encode_key
+
+    assert encode_key(value) == json.dumps(["int", str(value)])
+    assert decode_key(encode_key(value)) == value

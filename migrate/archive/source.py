@@ -50,6 +50,9 @@ class SqlSource:
     key: str | None = None
     columns: ColumnMap = DEFAULT_COLUMNS
     fetch_rows: int = FETCH_ROWS
+    shown_url: str | None = None
+    """The URL without its password, once :meth:`resolved` found it (then naming the source
+    needs no SQLAlchemy)."""
     large: bool = False
     """Whether the source holds at least ``migrate.ingest.bulk.AUTO_ROWS`` rows (found by
     :meth:`resolved`): such a load into a store without events chooses bulk mode by itself."""
@@ -58,6 +61,8 @@ class SqlSource:
 
     @property
     def safe_url(self) -> str:
+        if self.shown_url is not None:
+            return self.shown_url
         import sqlalchemy as sa
 
         url = self._url()
@@ -162,7 +167,8 @@ class SqlSource:
             raise UsageError(f"{self.name}: {exc}") from None
         if key not in names:
             raise UsageError(f"--key {key}: no such column (columns: {', '.join(names)})")
-        return replace(self, key=key, large=large)
+        # str(): a reflected name is a SQLAlchemy str subclass (unpickling it would import it)
+        return replace(self, key=str(key), large=large, shown_url=self.safe_url)
 
     def _columns(self, conn: sa.Connection) -> tuple[list[str], str]:
         """The source's column names, and its key."""
