@@ -50,16 +50,15 @@ def _utc_times(value: dt.datetime, naive_utc: bool) -> tuple[str, str, str] | No
         if not naive_utc:
             return None  # refused as ambiguous: the slow path says so
         value = value.replace(tzinfo=_UTC)
-    try:
-        value = value.astimezone(_UTC)
-    except (OverflowError, ValueError):
-        return None  # beyond the years datetime has: the slow path fails as it does
+    if value.tzinfo is not _UTC:
+        try:
+            value = value.astimezone(_UTC)
+        except (OverflowError, ValueError):
+            return None  # beyond the years datetime has: the slow path fails as it does
     if value.year < 1000:  # strftime("%Y") does not pad it: the slow path's text differs
         return None
-    text = (
-        f"{value.year:04d}-{value.month:02d}-{value.day:02d}T{value.hour:02d}:"
-        f"{value.minute:02d}:{value.second:02d}.{value.microsecond:06d}Z"
-    )
+    # "YYYY-MM-DDTHH:MM:SS.ffffff+00:00" (C, and always six digits): format_us's text.
+    text = value.isoformat(timespec="microseconds")[:26] + "Z"
     return text, text, text[:23] + "Z"
 
 
