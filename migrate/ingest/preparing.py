@@ -141,11 +141,15 @@ class BatchMaker:
                     self.tokens and contains_nul(event.payload)
                 ):
                     raise Rejection(Reason.SCHEMA, "", NUL_REFUSED)
-                values = event_values(
-                    event, verified=self.verified, file_id=file_id, line=record.line, now=now
-                )
                 # A batch only checked against the store keeps no rows (its payloads are kept).
-                row = None if self.checking else self.writer.encode(values)
+                verified, line = self.verified, record.line
+                if self.checking:  # refuses what the store cannot keep, as a write would
+                    event_values(event, verified=verified, file_id=file_id, line=line, now=now)
+                    row = None
+                else:
+                    row = self.writer.encode_event(
+                        event, verified=verified, file_id=file_id, line=line, now=now
+                    )
             except Rejection as exc:
                 rejection = exc
                 if self.verified and exc.reason in PROVEN_FORGED:

@@ -10,8 +10,9 @@ import sqlite3
 import tempfile
 from typing import Any
 
+from adapters.unified import UnifiedEvent
 from migrate.ingest.batch import Batch, sorted_rows
-from migrate.store.writes import EVENT_COLUMNS, sqlite_event
+from migrate.store.writes import EVENT_COLUMNS, sqlite_event, sqlite_event_row
 
 STAGE_CACHE_KIB = 256
 STAGE_PREFIX = "webhooks-migrate-stage-"
@@ -42,6 +43,17 @@ class SqliteWriter:
 
     def encode(self, values: list[Any]) -> Any:
         return sqlite_event(values)
+
+    def encode_event(
+        self,
+        event: UnifiedEvent,
+        *,
+        verified: bool | None,
+        file_id: int | None,
+        line: int,
+        now: str,
+    ) -> Any:
+        return sqlite_event_row(event, verified=verified, file_id=file_id, line=line, now=now)
 
     def open(self) -> None:
         _sweep_stale_stages()
