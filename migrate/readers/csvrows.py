@@ -13,10 +13,20 @@ from migrate.errors import UsageError
 from migrate.readers.record import RAW_KEEP_BYTES, Record
 
 
-def _raw(values: list[str]) -> bytes:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="").writerow(values)
-    return buffer.getvalue().encode("utf-8", errors="backslashreplace")
+class _RawText:
+    """A row back as CSV text (what rejects keep), through one writer and buffer for a file:
+    a new ``csv.writer`` a row cost as much as reading the row."""
+
+    def __init__(self) -> None:
+        self.buffer = io.StringIO()
+        self.writer = csv.writer(self.buffer, lineterminator="")
+
+    def __call__(self, values: list[str]) -> bytes:
+        buffer = self.buffer
+        buffer.seek(0)
+        buffer.truncate()
+        self.writer.writerow(values)
+        return buffer.getvalue().encode("utf-8", errors="backslashreplace")
 
 
 def read_csv_rows(
@@ -48,6 +58,7 @@ def read_csv_rows(
         twice = sorted({h for h in header if header.count(h) > 1})
         raise UsageError(f"{path}: the header names the column {twice[0]!r} more than once")
     width = len(header)
+    _raw = _RawText()
     ended = rows.line_num
     while True:
         line = ended + 1
