@@ -21,7 +21,7 @@ This module imports nothing beyond the standard library: every command can use i
 from __future__ import annotations
 
 import sqlite3
-from typing import ClassVar
+from typing import Any, ClassVar
 
 EXIT_OK = 0
 EXIT_PROBLEM = 1
@@ -80,6 +80,9 @@ class StoreUnavailable(Unavailable):
         super().__init__(f"cannot open the store {where}: {reason}")
         self.where = where
         self.reason = reason
+
+    def __reduce__(self) -> tuple[Any, ...]:  # it crosses from a child process (forked.py)
+        return (type(self), (self.where, self.reason))
 
 
 class Interrupted(MigrateError):

@@ -15,6 +15,7 @@ from adapters.export import event_from_export_line
 from adapters.set_token import ParsedToken, event_from_parsed, event_from_token, parse_compact
 from adapters.unified import UnifiedEvent
 from adapters.v2 import V2Kind, event_from_v2
+from adapters.v2_fastrows import fast_converter
 from adapters.v2_rows import DEFAULT_COLUMNS, ColumnMap, MissingColumn, event_from_row
 from migrate.errors import UsageError
 from migrate.readers import (
@@ -64,6 +65,7 @@ def _v2(options: V2Options) -> Converter:
 
 def _v2_rows(options: V2Options) -> Converter:
     checked = False
+    fast = fast_converter(options.columns, kind=options.kind, expected_hash=options.expected_hash)
 
     def from_row(row: Any) -> UnifiedEvent:
         nonlocal checked
@@ -73,6 +75,10 @@ def _v2_rows(options: V2Options) -> Converter:
             except MissingColumn as exc:
                 raise UsageError(str(exc)) from None
             checked = True
+        # The usual row in a few µs; anything else (and every row refused) the slow way.
+        event = fast(row)
+        if event is not None:
+            return event
         return event_from_row(
             row, options.columns, kind=options.kind, expected_hash=options.expected_hash
         )
@@ -97,10 +103,18 @@ class Kind:
     without parsing them."""
     verifying: Callable[[TokenCheck], Converter] | None = None
     """For kinds that carry tokens: the adapter that checks each token's signature first."""
+    distinct_lines: bool = False
+    """Every record starts on a line of its own, though it may span several (a CSV row): the
+    reader, asked ``wanted`` before it builds each record, leaves those not wanted unbuilt."""
     ingest_only: bool = False
     """Only ``ingest`` reads it (a v2 archive: rows, with a column mapping)."""
     database: bool = False
     """Read from a database (``--source``), not from files."""
+
+    @property
+    def skippable(self) -> bool:
+        """Whether the reader can be told which records to leave unparsed (``wanted``)."""
+        return self.line_per_record or self.distinct_lines
 
     @property
     def carries_tokens(self) -> bool:
@@ -177,7 +191,7 @@ def _events_pages(
 def _csv_rows(
     path: str, stream: Any, *, max_bytes: int, wanted: Callable[[int], bool] | None
 ) -> Iterator[Record]:
-    return read_csv_rows(path, stream, max_bytes=max_bytes)
+    return read_csv_rows(path, stream, max_bytes=max_bytes, wanted=wanted)
 
 
 def _database(
@@ -213,7 +227,7 @@ KINDS: dict[str, Kind] = {
             signed_part="/request/payload",
             verifying=_verified_records,
         ),
-        Kind("v2-csv", _csv_rows, None, _v2_rows, ingest_only=True),
+        Kind("v2-csv", _csv_rows, None, _v2_rows, distinct_lines=True, ingest_only=True),
         Kind("v2-sql", _database, None, _v2_rows, ingest_only=True, database=True),
         Kind("summary", _documents, schemas.SUMMARY, None),
         Kind("unified", _ndjson, schemas.UNIFIED, None, line_per_record=True),

@@ -25,6 +25,8 @@ _DECODE: dict[str, Any] = {
 def encode_key(value: Any) -> str:
     """``value`` (a key column's value) as ledger text; ``ValueError`` for a type a key cannot
     have."""
+    if value.__class__ is int:  # the usual key, once a row: json.dumps's text, without it
+        return f'["int", "{value}"]'
     if isinstance(value, bool):
         raise ValueError("a boolean column cannot order an import")
     if isinstance(value, int):

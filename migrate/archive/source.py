@@ -50,11 +50,19 @@ class SqlSource:
     key: str | None = None
     columns: ColumnMap = DEFAULT_COLUMNS
     fetch_rows: int = FETCH_ROWS
+    shown_url: str | None = None
+    """The URL without its password, once :meth:`resolved` found it (then naming the source
+    needs no SQLAlchemy)."""
+    large: bool = False
+    """Whether the source holds at least ``migrate.ingest.bulk.AUTO_ROWS`` rows (found by
+    :meth:`resolved`): such a load into a store without events chooses bulk mode by itself."""
 
     # -- what the ledger and messages know it by ---------------------------------------------
 
     @property
     def safe_url(self) -> str:
+        if self.shown_url is not None:
+            return self.shown_url
         import sqlalchemy as sa
 
         url = self._url()
@@ -114,7 +122,9 @@ class SqlSource:
 
         url = self._url()
         try:
-            engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+            # Bound values (a resume key, a query's parameters) are the archive's data: no
+            # error message shows them.
+            engine = sa.create_engine(url, poolclass=sa.pool.NullPool, hide_parameters=True)
         except (sa.exc.ArgumentError, ImportError) as exc:
             raise UsageError(f"--source {safe_url(url)}: {exc}") from None
         try:
@@ -141,9 +151,12 @@ class SqlSource:
             raise UsageError("--from v2-sql needs --table NAME or --query SQL (one of them)")
         if self.query is not None and self.key is None:
             raise UsageError("--query needs --key COLUMN: the unique column to resume by")
+        from migrate.ingest.bulk import AUTO_ROWS
+
         with self._connection() as conn:
             try:
                 names, key = self._columns(conn)
+                large = self._holds(conn, AUTO_ROWS)
             except sa.exc.NoSuchTableError:
                 raise UsageError(f"--table {self.table}: no such table in the source") from None
             except sa.exc.DBAPIError as exc:
@@ -154,7 +167,8 @@ class SqlSource:
             raise UsageError(f"{self.name}: {exc}") from None
         if key not in names:
             raise UsageError(f"--key {key}: no such column (columns: {', '.join(names)})")
-        return replace(self, key=key)
+        # str(): a reflected name is a SQLAlchemy str subclass (unpickling it would import it)
+        return replace(self, key=str(key), large=large, shown_url=self.safe_url)
 
     def _columns(self, conn: sa.Connection) -> tuple[list[str], str]:
         """The source's column names, and its key."""
@@ -176,6 +190,21 @@ class SqlSource:
         assert self.key is not None
         query = sa.text(f"SELECT * FROM ({self.query}) AS {_SUBQUERY} WHERE 1 = 0")  # noqa: S608
         return list(conn.execute(query).keys()), self.key
+
+    def _holds(self, conn: sa.Connection, rows: int) -> bool:
+        """Whether the source has at least ``rows`` rows: counted no further than that, so
+        the cost is bounded however large the table is."""
+        import sqlalchemy as sa
+
+        if self.table is not None:
+            rows_of = sa.select(sa.literal(1)).select_from(self._table(conn)).limit(rows)
+            counted = sa.select(sa.func.count()).select_from(rows_of.subquery())
+            return int(conn.execute(counted).scalar_one()) >= rows
+        limited = sa.text(
+            f"SELECT COUNT(*) FROM (SELECT 1 AS one FROM ({self.query}) AS {_SUBQUERY} "  # noqa: S608
+            f"LIMIT {int(rows)}) AS webhooks_migrate_counted"
+        )
+        return int(conn.execute(limited).scalar_one()) >= rows
 
     def _table(self, conn: sa.Connection) -> sa.Table:
         import sqlalchemy as sa

@@ -143,4 +143,8 @@ def archive_input(
     if not source_url:
         raise UsageError(f"--from v2-sql needs --source URL (or {SOURCE_URL_ENV})")
     source = SqlSource(_source_url(source_url), table=table, query=query, key=key, columns=columns)
-    return columns, source.resolved()
+    from migrate.forked import call_forked
+
+    # In a child: SQLAlchemy and the source's driver stay out of the process that writes a
+    # SQLite store (the producer reading the rows imports them in its own).
+    return columns, call_forked(source.resolved)

@@ -155,7 +155,8 @@ def _text_report(report: IngestReport, *, dry_run: bool) -> None:
     "--bulk/--no-bulk",
     default=None,
     help="Load without the events' secondary indexes and build them at the end (default: "
-    "when the store has no events and the files add up to 64 MiB or more).",
+    "when the store has no events and the files add up to 64 MiB or more, or the v2-sql "
+    "source holds 500,000 rows or more).",
 )
 @max_record_bytes
 @allow_empty

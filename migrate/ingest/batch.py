@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from adapters.unified import UnifiedEvent
 
 
 class Batch:
@@ -31,6 +34,7 @@ class Batch:
         self.last_line = 0
         self.bytes_read = 0
         self.stage_file = ""  # SQLite: where the producer staged the rows
+        self.stage_constants: dict[str, Any] = {}  # SQLite: the columns of one value, not staged
         self.copy_data = b""  # PostgreSQL: the rows as COPY text
         self.last_key: str | None = None  # a database source: the last row's key (ledger text)
 
@@ -45,6 +49,17 @@ class Writer(Protocol):
     """How a backend encodes, stages and moves a batch of events."""
 
     def encode(self, values: list[Any]) -> Any: ...
+
+    def encode_event(
+        self,
+        event: UnifiedEvent,
+        *,
+        verified: bool | None,
+        file_id: int | None,
+        line: int,
+        now: str,
+    ) -> Any:
+        """``encode(event_values(event, ...))``, or the same row made more directly."""
 
     def prepare(self, batch: Batch) -> None:
         """Producer side: make the batch ready to cross to the writer (in a child process)."""

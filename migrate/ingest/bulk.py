@@ -14,7 +14,8 @@ the missing indexes and says to run ``db repair``. Rebuilt indexes are exactly t
 (same names, same columns): ``db check`` is clean again.
 
 Chosen with ``--bulk`` (``IngestOptions.bulk = True``), or by itself (``None``) when the store
-has no events yet and the input files add up to ``AUTO_BYTES`` or more.
+has no events yet and the input files add up to ``AUTO_BYTES`` or more (a database source:
+holds ``AUTO_ROWS`` rows or more).
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ EVENT_INDEXES: tuple[tuple[str, tuple[str, ...]], ...] = (
 """The secondary indexes of ``events`` as the models and migrations name them (a test compares)."""
 AUTO_BYTES = 64 * 1024 * 1024
 """Input at least this large, into a store without events, loads in bulk mode by itself."""
+AUTO_ROWS = 500_000
+"""The same for a database source (``v2-sql``), in rows: about what 64 MiB of a v2 archive
+holds as CSV (a source is counted no further than this, see ``SqlSource.resolved``)."""
 BUILD_CACHE_KIB = 16 * 1024  # as much as ingest itself uses: peak memory stays where it was
 
 _LIST = {
@@ -159,7 +163,9 @@ def deferred_indexes(ingester: Ingester[Any], paths: Sequence[str]) -> Iterator[
     build_missing(store)
     bulk = options.bulk
     if bulk is None:
-        bulk = options.source is None and _large(paths) and _empty(store)
+        source = options.source
+        large = _large(paths) if source is None else source.large
+        bulk = large and _empty(store)
     if not bulk:
         yield False
         return

@@ -233,8 +233,9 @@ class Ingester(BatchMaker, Generic[Store]):
         where = "stdin" if name == "-" else name
         if not self.committed_line:
             return f"nothing of {where} was committed; run the same command to load it"
+        unit = "row" if self.options.source is not None else "line"  # a database's rows
         return (
-            f"committed through line {self.committed_line:,} of {where}; "
+            f"committed through {unit} {self.committed_line:,} of {where}; "
             "run the same command to resume"
         )
 

@@ -78,14 +78,14 @@ class BatchMaker:
         size = min(self.batch_size, BATCH) if self.checking else self.batch_size
 
         def wanted(line: int) -> bool:
-            # Asked before a line's record is parsed (line-delimited kinds only), once the
-            # records before it are in their batches: with one record per line, it opens the
-            # next batch exactly when the current one is full. Lines already committed and
-            # other producers' lines are read past without parsing.
+            # Asked before a line's record is parsed (kinds whose records each start a line
+            # of their own), once the records before it are in their batches: with one record
+            # per line number, it opens the next batch exactly when the current one is full.
+            # Lines already committed and other producers' lines are read past unparsed.
             upcoming = index + 1 if batch.read >= size else index
             return line > resume_after and upcoming % producers == mine
 
-        skip = wanted if self.kind.line_per_record else None
+        skip = wanted if self.kind.skippable else None
         with self._records(local, name, resume_after, skip) as (records, counter):
             for record in records:
                 if record.line <= resume_after:
@@ -141,11 +141,15 @@ class BatchMaker:
                     self.tokens and contains_nul(event.payload)
                 ):
                     raise Rejection(Reason.SCHEMA, "", NUL_REFUSED)
-                values = event_values(
-                    event, verified=self.verified, file_id=file_id, line=record.line, now=now
-                )
                 # A batch only checked against the store keeps no rows (its payloads are kept).
-                row = None if self.checking else self.writer.encode(values)
+                verified, line = self.verified, record.line
+                if self.checking:  # refuses what the store cannot keep, as a write would
+                    event_values(event, verified=verified, file_id=file_id, line=line, now=now)
+                    row = None
+                else:
+                    row = self.writer.encode_event(
+                        event, verified=verified, file_id=file_id, line=line, now=now
+                    )
             except Rejection as exc:
                 rejection = exc
                 if self.verified and exc.reason in PROVEN_FORGED:

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from adapters.errors import Reason
 from adapters.jsontext import json_text
+from adapters.unified import UnifiedEvent
 from migrate.ingest.batch import Batch, Counts, Span, sorted_rows
 from migrate.ingest.copytext import copy_text_line
 from migrate.ingest.core import Ingester
@@ -28,6 +29,7 @@ from migrate.store.writes import (
     JSON_COLUMNS,
     core_event,
     core_resight,
+    event_values,
     insert_deliveries,
     insert_ignoring_conflicts,
     insert_rejects,
@@ -54,6 +56,22 @@ def string_limits(table: sa.Table) -> dict[str, int]:
 
 class _InMemoryRows:
     """Writers whose batches carry their rows to the writing thread (nothing to stage)."""
+
+    def encode(self, values: list[Any]) -> Any:
+        raise NotImplementedError
+
+    def encode_event(
+        self,
+        event: UnifiedEvent,
+        *,
+        verified: bool | None,
+        file_id: int | None,
+        line: int,
+        now: str,
+    ) -> Any:
+        return self.encode(
+            event_values(event, verified=verified, file_id=file_id, line=line, now=now)
+        )
 
     def prepare(self, batch: Batch) -> None:
         pass

@@ -329,15 +329,22 @@ def ingest_sqlite_file(
         conn = connect_read_only(path)
     else:
         if upgrade and not _at_head(path):
-            from migrate.store.engine import open_store
+            from migrate.forked import call_forked
 
-            open_store(url).dispose()  # takes the migration lock and looks again
+            # In a child: Alembic and SQLAlchemy stay out of the process that loads.
+            call_forked(lambda: _upgrade(url))
         conn = connect(path)
     try:
         return SqliteIngester(conn, options).ingest(paths)
     finally:
         if conn is not None:
             conn.close()
+
+
+def _upgrade(url: str) -> None:
+    from migrate.store.engine import open_store
+
+    open_store(url).dispose()  # takes the migration lock and looks again
 
 
 def _at_head(path: str) -> bool:

@@ -10,8 +10,9 @@ import sqlite3
 import tempfile
 from typing import Any
 
+from adapters.unified import UnifiedEvent
 from migrate.ingest.batch import Batch, sorted_rows
-from migrate.store.writes import EVENT_COLUMNS, sqlite_event, sqlite_insert
+from migrate.store.writes import EVENT_COLUMNS, sqlite_event, sqlite_event_row
 
 STAGE_CACHE_KIB = 256
 STAGE_PREFIX = "webhooks-migrate-stage-"
@@ -37,20 +38,22 @@ class SqliteWriter:
     MAX_ATTACHED = 8
 
     def __init__(self) -> None:
-        columns = ", ".join(EVENT_COLUMNS)
-        placeholders = ", ".join("?" for _ in EVENT_COLUMNS)
-        self.create_stage = f"CREATE TABLE rows ({columns})"
-        self.stage_sql = f"INSERT INTO rows VALUES ({placeholders})"  # noqa: S608
-        # Table and column names come from our own metadata, never from input. The staging
-        # table holds its rows sorted by event_id (see ``prepare``), so a plain scan writes the
-        # unique index in order (fewer pages per batch) without an ORDER BY, whose sorter
-        # would hold a whole batch in the writer's memory.
-        self.move_sql = sqlite_insert("main.events", EVENT_COLUMNS, select_from="{schema}.rows")
         self.directory = ""
         self.attached: list[tuple[str, str]] = []
 
     def encode(self, values: list[Any]) -> Any:
         return sqlite_event(values)
+
+    def encode_event(
+        self,
+        event: UnifiedEvent,
+        *,
+        verified: bool | None,
+        file_id: int | None,
+        line: int,
+        now: str,
+    ) -> Any:
+        return sqlite_event_row(event, verified=verified, file_id=file_id, line=line, now=now)
 
     def open(self) -> None:
         _sweep_stale_stages()
@@ -63,17 +66,21 @@ class SqliteWriter:
             return
         # Named by first line: producers working on shares of one file never collide.
         path = os.path.join(self.directory, f"batch-{batch.first_line}.db")
+        rows, constants = _varying(sorted_rows(batch))
+        staged = [name for name in EVENT_COLUMNS if name not in constants]
         stage = sqlite3.connect(path)
         try:
             # Scratch: a crash only loses what the ledger will have the next run redo.
             stage.execute("PRAGMA journal_mode = OFF")
             stage.execute("PRAGMA synchronous = OFF")
-            stage.execute(self.create_stage)
-            stage.executemany(self.stage_sql, sorted_rows(batch))
+            stage.execute(f"CREATE TABLE rows ({', '.join(staged)})")
+            marks = ", ".join("?" for _ in staged)
+            stage.executemany(f"INSERT INTO rows VALUES ({marks})", rows)  # noqa: S608
             stage.commit()
         finally:
             stage.close()
         batch.stage_file = path
+        batch.stage_constants = constants
         batch.events = dict.fromkeys(batch.events)  # ids stay for dedupe and re-sightings
 
     def insert(self, conn: sqlite3.Connection, batch: Batch) -> int:
@@ -86,7 +93,18 @@ class SqliteWriter:
         # Read once, front to back: a page cache of its own (2 MB by default, for each of up to
         # MAX_ATTACHED files) would only add to the writer's peak memory.
         conn.execute(f"PRAGMA {schema}.cache_size = -{STAGE_CACHE_KIB}")
-        return conn.execute(self.move_sql.format(schema=schema)).rowcount
+        constants = batch.stage_constants
+        # Table and column names come from our own metadata, never from input. The staging
+        # table holds its rows sorted by event_id (see ``prepare``), so a plain scan writes the
+        # unique index in order (fewer pages per batch) without an ORDER BY, whose sorter
+        # would hold a whole batch in the writer's memory.
+        picked = ", ".join("?" if name in constants else name for name in EVENT_COLUMNS)
+        move = (
+            f"INSERT OR IGNORE INTO main.events ({', '.join(EVENT_COLUMNS)}) "  # noqa: S608
+            f"SELECT {picked} FROM {schema}.rows"
+        )
+        values = [constants[name] for name in EVENT_COLUMNS if name in constants]
+        return conn.execute(move, values).rowcount
 
     @property
     def last_schema(self) -> str:
@@ -109,6 +127,38 @@ class SqliteWriter:
                 conn.execute("ROLLBACK")
             self.committed(conn)
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+ALWAYS_STAGED = frozenset(("event_id", "source", "payload", "first_line"))
+"""Columns staged even when a batch has one value for them: the writer's queries on a staged
+batch (re-sightings, conflicts, upgrades) read them from the staging table."""
+
+
+def _varying(rows: list[tuple[Any, ...]]) -> tuple[list[tuple[Any, ...]], dict[str, Any]]:
+    """The rows with only the columns whose value varies within the batch, and the others'
+    one value by name.
+
+    Most columns of a batch hold one value (a v2 row fills 9 of the 26; the ledger id, the
+    times of the load and the NULLs are the same in every row): staged, each would be bound,
+    written and read back once per row. They are bound once, in the statement that moves the
+    batch. A value is taken as the column's only one when every row holds an equal value of
+    the same type (``1 == True``, but the store would keep them differently).
+    """
+    columns = list(zip(*rows, strict=True))
+    constants: dict[str, Any] = {}
+    keep: list[int] = []
+    for i, (name, values) in enumerate(zip(EVENT_COLUMNS, columns, strict=True)):
+        first = values[0]
+        same = name not in ALWAYS_STAGED and values.count(first) == len(values)
+        if same and not (first is None or first.__class__ is str):
+            same = all(v.__class__ is first.__class__ for v in values)
+        if same:
+            constants[name] = first
+        else:
+            keep.append(i)
+    if not constants:
+        return rows, constants
+    return list(zip(*(columns[i] for i in keep), strict=True)), constants
 
 
 def _sweep_stale_stages() -> None:
