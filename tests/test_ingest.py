@@ -678,7 +678,7 @@ def test_a_dry_run_never_creates_or_changes_the_store(tmp_path: Path) -> None:
 def test_the_lengths_ingest_checks_are_the_models() -> None:
     from migrate.ingest.server import string_limits
     from migrate.store.models import Event
-    from migrate.store.writes import EVENT_STRING_LIMITS
+    from migrate.store.rows import EVENT_STRING_LIMITS
 
     assert string_limits(Event.__table__) == EVENT_STRING_LIMITS  # type: ignore[arg-type]
 

@@ -19,7 +19,7 @@ from test_verify_support import (  # noqa: F401 - pytest fixtures are used by na
 
 from migrate.store import make_engine
 from migrate.store.models import Base
-from migrate.store.writes import now_text, reject_row
+from migrate.store.rows import now_text, reject_row
 
 
 def reject_ids(url: str, reason: str) -> list[int]:

@@ -15,7 +15,8 @@ from adapters.events_store import event_from_record
 from adapters.export import event_from_export_line
 from adapters.unified import UnifiedEvent
 from adapters.v2 import event_from_v2
-from migrate.store.writes import event_values, sqlite_event, sqlite_event_row
+from migrate.store.rows import event_values
+from migrate.store.writes import sqlite_event, sqlite_event_row
 
 
 def _event(kind: str, value: Any) -> UnifiedEvent | None:

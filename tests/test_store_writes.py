@@ -17,16 +17,9 @@ from adapters.errors import Rejection
 from adapters.export import event_from_export_line
 from adapters.unified import UnifiedEvent
 from migrate.store.engine import open_store
+from migrate.store.rows import check_event, check_storable, now_text, reject_row
 from migrate.store.sqlite_native import connect, sqlite_file
-from migrate.store.writes import (
-    Inserted,
-    check_event,
-    check_storable,
-    insert_events,
-    insert_rejects,
-    now_text,
-    reject_row,
-)
+from migrate.store.writes import Inserted, insert_events, insert_rejects
 
 
 def event(n: int) -> UnifiedEvent:

@@ -19,13 +19,13 @@ from adapters.claims import event_from_claims
 from adapters.unified import UnifiedEvent
 from adapters.v2 import event_from_v2
 from migrate.serve.store import Batch, ListenerStore
-from migrate.store import open_store, writes
+from migrate.store import open_store, rows
 
 pytestmark = pytest.mark.postgres
 
 # Compared: everything but the surrogate key and the moments of writing.
-_COMPARED = [c for c in writes.EVENT_COLUMNS if c not in ("first_seen_at", "last_seen_at")]
-_REJECT_COMPARED = [c for c in writes.REJECT_COLUMNS if c != "created_at"]
+_COMPARED = [c for c in rows.EVENT_COLUMNS if c not in ("first_seen_at", "last_seen_at")]
+_REJECT_COMPARED = [c for c in rows.REJECT_COLUMNS if c != "created_at"]
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +67,7 @@ def _clear(store: ListenerStore) -> None:
 def _v3(claims: dict[str, Any]) -> UnifiedEvent | None:
     try:
         event = event_from_claims(claims)
-        writes.check_storable(event)
+        rows.check_storable(event)
     except Exception:
         return None  # the listener refuses it before any batch
     return event
@@ -76,15 +76,15 @@ def _v3(claims: dict[str, Any]) -> UnifiedEvent | None:
 def _v2(drawn: tuple[dict[str, Any], Any]) -> UnifiedEvent | None:
     try:
         event = event_from_v2(drawn[0], kind="update")
-        writes.check_storable(event)
+        rows.check_storable(event)
     except Exception:
         return None
     return event
 
 
 _reject = st.builds(
-    lambda reason, raw, message: writes.reject_row(
-        path="/v3", pointer="", reason=reason, message=message, raw=raw, now=writes.now_text()
+    lambda reason, raw, message: rows.reject_row(
+        path="/v3", pointer="", reason=reason, message=message, raw=raw, now=rows.now_text()
     ),
     st.sampled_from(["bad_signature", "invalid_key", "schema"]),
     st.text(max_size=40),

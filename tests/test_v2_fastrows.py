@@ -20,7 +20,8 @@ from adapters.v2_fastrows import fast_converter
 from adapters.v2_rows import ColumnMap, MissingColumn, column_map, event_from_row
 from migrate.ingest.copytext import copy_text_line
 from migrate.kinds import V2Options, converter
-from migrate.store.writes import JSON_COLUMNS, event_values, sqlite_event
+from migrate.store.rows import JSON_COLUMNS, event_values
+from migrate.store.writes import sqlite_event
 
 NOW = "2024-05-06T07:08:09.123Z"
 MAPPED = column_map({"uuid": "user_uuid", "datetime": "created_at", "kind": "webhook_kind"})

@@ -12,7 +12,7 @@ from adapters.jsontext import json_text
 from adapters.timefmt import format_ms
 from migrate.convert import RejectedRecord
 from migrate.ingest.batch import Batch, Counts
-from migrate.store.writes import reject_row
+from migrate.store.rows import reject_row
 
 Stored = dict[str, tuple[Any, bool | None]]
 """``event_id -> (payload, signature_verified)`` of the stored events among a batch's."""

@@ -16,7 +16,7 @@ from migrate.ingest.batch import Batch, Writer
 from migrate.ingest.reports import BATCH, IngestOptions
 from migrate.kinds import Kind, converter, opened
 from migrate.readers import Record
-from migrate.store.writes import NUL_REFUSED, contains_nul, delivery_row, event_values, reject_row
+from migrate.store.rows import NUL_REFUSED, contains_nul, delivery_row, event_values, reject_row
 
 PROVEN_FORGED: frozenset[str] = frozenset(("signature_length", "bad_signature"))
 """Verification codes (``migrate.verify.reasons``) that prove a token was not signed by the

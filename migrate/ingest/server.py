@@ -24,12 +24,10 @@ from migrate.ingest.core import Ingester
 from migrate.ingest.reports import COMPLETED, INCOMPLETE, IngestOptions, LedgerRow, check_etag
 from migrate.store.engine import unavailable
 from migrate.store.models import Base
+from migrate.store.rows import EVENT_COLUMNS, JSON_COLUMNS, event_values
 from migrate.store.writes import (
-    EVENT_COLUMNS,
-    JSON_COLUMNS,
     core_event,
     core_resight,
-    event_values,
     insert_deliveries,
     insert_ignoring_conflicts,
     insert_rejects,
@@ -46,7 +44,7 @@ def _tables() -> tuple[sa.Table, sa.Table]:
 
 def string_limits(table: sa.Table) -> dict[str, int]:
     """The lengths ``table``'s bounded string columns keep (a test compares them with
-    ``migrate.store.writes.EVENT_STRING_LIMITS``)."""
+    ``migrate.store.rows.EVENT_STRING_LIMITS``)."""
     return {
         c.name: c.type.length
         for c in table.columns

@@ -12,7 +12,8 @@ from typing import Any
 
 from adapters.unified import UnifiedEvent
 from migrate.ingest.batch import Batch, sorted_rows
-from migrate.store.writes import EVENT_COLUMNS, sqlite_event, sqlite_event_row
+from migrate.store.rows import EVENT_COLUMNS
+from migrate.store.writes import sqlite_event, sqlite_event_row
 
 STAGE_CACHE_KIB = 256
 STAGE_PREFIX = "webhooks-migrate-stage-"

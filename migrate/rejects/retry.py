@@ -24,7 +24,8 @@ from migrate.readers import parse_json_bytes
 from migrate.rejects.records import RETRIED, RejectRecord, iter_rejects, mark_resolved
 from migrate.serve.v2 import ROUTES
 from migrate.store.models import Base
-from migrate.store.writes import check_storable, insert_events
+from migrate.store.rows import check_storable
+from migrate.store.writes import insert_events
 
 TokenCheck = Callable[[Any], None]
 

@@ -14,7 +14,7 @@ import orjson
 from adapters.errors import Reason, Rejection, pointer_join
 from adapters.unified import UnifiedEvent
 from adapters.v2 import V2Kind, event_from_v2
-from migrate.store.writes import check_storable, now_text, reject_row
+from migrate.store.rows import check_storable, now_text, reject_row
 
 ROUTES: Final[dict[str, V2Kind | None]] = {
     "/v2/add": "ADD",

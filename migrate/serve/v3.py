@@ -12,7 +12,7 @@ from adapters.errors import Reason, Rejection
 from adapters.set_token import ParsedToken, event_from_parsed, parse_compact
 from adapters.unified import UnifiedEvent
 from migrate.serve.codes import error_code
-from migrate.store.writes import check_storable, now_text, reject_row
+from migrate.store.rows import check_storable, now_text, reject_row
 from migrate.verify.verifier import Verifier
 
 ROUTE: Final = "/v3"

@@ -26,7 +26,7 @@ from typing import Any
 
 from adapters.jsontext import json_text
 from adapters.unified import UnifiedEvent
-from migrate.store.writes import EVENT_COLUMNS, REJECT_COLUMNS, event_values, now_text
+from migrate.store.rows import EVENT_COLUMNS, REJECT_COLUMNS, event_values, now_text
 
 _SEEN = EVENT_COLUMNS.index("seen_count")
 
