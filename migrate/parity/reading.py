@@ -121,11 +121,7 @@ def read_counts(
     counts = Counts()
     if window.empty:
         return counts
-    family = _family(conn)
-    if family not in _MICROS:
-        raise NotImplementedError(f"parity does not read {conn.dialect.name} stores")
-    conn.commit()  # the driver cursor runs in a transaction of its own, nothing of ours pending
-    cursor = _cursor(conn, family)
+    family, cursor = _driver_cursor(conn)
     try:
         params = [_bound(family, window.start), _bound(family, window.end)]
         if part in ("below", "from"):
@@ -151,6 +147,15 @@ def _bound(family: str, moment: datetime) -> Any:
     return moment
 
 
+def _driver_cursor(conn: Connection) -> tuple[str, Any]:
+    """The backend family and a streaming cursor of the driver's own on ``conn``."""
+    family = _family(conn)
+    if family not in _MICROS:
+        raise NotImplementedError(f"parity does not read {conn.dialect.name} stores")
+    conn.commit()  # the driver cursor runs in a transaction of its own, nothing of ours pending
+    return family, _cursor(conn, family)
+
+
 def _cursor(conn: Connection, family: str) -> Any:
     dbapi = conn.connection.dbapi_connection
     assert dbapi is not None
@@ -172,11 +177,7 @@ def read_entities(
     """Every event in ``window`` as ``(entity_id, v2 events, v3 events)``, one entity at a time."""
     if window.empty:
         return
-    family = _family(conn)
-    if family not in _MICROS:
-        raise NotImplementedError(f"parity does not read {conn.dialect.name} stores")
-    conn.commit()  # the driver cursor runs in a transaction of its own, nothing of ours pending
-    cursor = _cursor(conn, family)
+    family, cursor = _driver_cursor(conn)
     try:
         cursor.execute(
             event_sql(family, with_ids=with_ids),
