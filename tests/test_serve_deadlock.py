@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 
-from migrate.serve.store import is_deadlock
+from migrate.store.writes import is_deadlock
 
 
 @pytest.fixture(

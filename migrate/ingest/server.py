@@ -31,6 +31,7 @@ from migrate.store.writes import (
     insert_deliveries,
     insert_ignoring_conflicts,
     insert_rejects,
+    is_deadlock,
 )
 
 Differing = tuple[str, int, str]
@@ -453,5 +454,7 @@ def _ledger_of(row: Any, conflicts: int) -> LedgerRow:
 
 
 def _is_retryable(exc: sa.exc.OperationalError) -> bool:
+    # A deadlock the server broke (the one classification the listener uses too), or a lock
+    # that was not granted in time: the batch is idempotent, so running it again is safe.
     text = str(exc.orig).lower()
-    return "deadlock" in text or "database is locked" in text or "lock wait timeout" in text
+    return is_deadlock(exc) or "database is locked" in text or "lock wait timeout" in text

@@ -30,16 +30,6 @@ except ImportError:  # pragma: no cover - not POSIX
     fcntl = None
 
 
-def is_deadlock(exc: BaseException) -> bool:
-    """Whether the server rolled the transaction back to break a deadlock (or a serialization
-    conflict): PostgreSQL SQLSTATE 40P01/40001, MySQL/MariaDB error 1213."""
-    orig = getattr(exc, "orig", None) or exc  # SQLAlchemy wraps the driver's error
-    if getattr(orig, "sqlstate", None) in ("40P01", "40001"):
-        return True
-    args: tuple[Any, ...] = getattr(orig, "args", ())
-    return bool(args) and args[0] == 1213
-
-
 @dataclass(frozen=True, slots=True)
 class Batch:
     """What one transaction writes: verified v3 events, v2 events, rejects."""
@@ -100,7 +90,7 @@ class ListenerStore:
                 # at once) can deadlock on InnoDB's duplicate-key locks: the server rolls one
                 # back, and running it again is the remedy its manual gives.
                 retries += 1
-                if retries > self.DEADLOCK_RETRIES or not is_deadlock(exc):
+                if retries > self.DEADLOCK_RETRIES or not writes.is_deadlock(exc):
                     raise
                 time.sleep(0.002 * retries)  # the other transaction commits meanwhile
 

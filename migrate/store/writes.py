@@ -308,6 +308,16 @@ def _insert_rows(
         conn.execute(insert_ignoring_conflicts(conn, _table(table)), list(rows))
 
 
+def is_deadlock(exc: BaseException) -> bool:
+    """Whether the server rolled the transaction back to break a deadlock (or a serialization
+    conflict): PostgreSQL SQLSTATE 40P01/40001, MySQL/MariaDB error 1213."""
+    orig = getattr(exc, "orig", None) or exc  # SQLAlchemy wraps the driver's error
+    if getattr(orig, "sqlstate", None) in ("40P01", "40001"):
+        return True
+    args: tuple[Any, ...] = getattr(orig, "args", ())
+    return bool(args) and args[0] == 1213
+
+
 def count_resightings(conn: sqlite3.Connection | sa.Connection, ids: Sequence[str]) -> None:
     """The listener's re-sightings: each id in ``ids`` (repeats count) was delivered again.
 
