@@ -16,10 +16,10 @@ from hypothesis import strategies as st
 from strategies import v2_notifications, v3_claims
 
 from adapters.claims import event_from_claims
-from adapters.unified import UnifiedEvent
+from adapters.unified import Delivery, UnifiedEvent
 from adapters.v2 import event_from_v2
 from migrate.serve.store import Batch, ListenerStore
-from migrate.store import open_store, rows
+from migrate.store import open_store, rows, writes_pg
 
 pytestmark = pytest.mark.postgres
 
@@ -129,3 +129,11 @@ def test_repeats_in_a_batch_and_across_batches_are_counted(
     assert one._write_pg(Batch(v3=[event])).new == frozenset()
     with one._sa_engine().connect() as conn:
         assert conn.execute(sa.text("SELECT seen_count FROM events")).scalar_one() == 4
+
+
+def test_an_event_carrying_a_delivery_is_refused_not_dropped() -> None:
+    # The one statement writes no deliveries table: an event with one must not lose it silently.
+    event = _v3({"iss": "i", "iat": 1, "jti": "j-2", "events": {"test": {}}})
+    assert event is not None
+    with pytest.raises(ValueError, match="no deliveries"):
+        writes_pg.batch_params([([event._replace(delivery=Delivery("sent", 1))], True)], [])

@@ -155,8 +155,6 @@ class ListenerStore:
         return self._engine
 
     def _write_pg(self, batch: Batch) -> Written:
-        if any(e.delivery is not None for e in (*batch.v3, *batch.v2)):
-            return self._write_sa(batch)  # not the listener's (it receives no deliveries)
         raw = getattr(self._local, "raw", None)
         try:
             if raw is None:

@@ -86,6 +86,8 @@ def batch_params(
     rows: dict[str, list[Any]] = {}
     for events, verified in batches:
         for event in events:
+            if event.delivery is not None:  # a listener receives events, never deliveries
+                raise ValueError("writes_pg writes no deliveries: use writes.insert_events")
             row = rows.get(event.event_id)
             if row is not None:
                 row[_SEEN] += 1
