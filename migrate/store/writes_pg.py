@@ -44,8 +44,10 @@ def _recordset(table: str, columns: Sequence[str], alias: str) -> str:
     return f"json_to_recordset(%s::json) AS {alias}({typed})"
 
 
-def _statement() -> str:
-    # Table and column names come from our own metadata, never from input.
+@functools.cache
+def statement() -> str:
+    """The one statement, built once from the model (on first use: importing this module does
+    not import SQLAlchemy). Table and column names come from our own metadata, never input."""
     events = ", ".join(EVENT_COLUMNS)
     rejects = ", ".join(REJECT_COLUMNS)
     return (
@@ -62,13 +64,6 @@ def _statement() -> str:
         " ON CONFLICT DO NOTHING"
         ") SELECT event_id FROM stored WHERE inserted"
     )
-
-
-@functools.cache
-def statement() -> str:
-    """The one statement, built once from the model (on first use: importing this module does
-    not import SQLAlchemy)."""
-    return _statement()
 
 
 def batch_params(
@@ -95,7 +90,8 @@ def batch_params(
                 rows[event.event_id] = event_values(
                     event, verified=verified, file_id=None, line=None, now=now
                 )
-    event_rows = [dict(zip(EVENT_COLUMNS, rows[k], strict=True)) for k in sorted(rows)]
+    # In any order: the statement inserts them in the server's event_id order.
+    event_rows = [dict(zip(EVENT_COLUMNS, row, strict=True)) for row in rows.values()]
     reject_rows = [{name: _plain(r[name]) for name in REJECT_COLUMNS} for r in rejects]
     return json_text(event_rows), json_text(reject_rows)
 
