@@ -12,7 +12,7 @@ import multiprocessing
 import multiprocessing.connection
 import pickle
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -24,21 +24,35 @@ def call_forked(call: Callable[[], T]) -> T:
 
     if not ProcessProducer.available():
         return call()
-    context = multiprocessing.get_context("fork")
-    receive, send = context.Pipe(duplex=False)
-    child = context.Process(target=_run, args=(call, send, receive), daemon=True)
-    child.start()
-    send.close()  # the child's end: EOF here once the child is gone
-    try:
-        ok, value = receive.recv()
-    except EOFError:
-        raise RuntimeError(f"a child process ended unexpectedly ({child.exitcode})") from None
-    finally:
-        child.join()
-        receive.close()
-    if ok:
-        return value  # type: ignore[no-any-return]
-    raise value
+    return Forked(call).result()
+
+
+class Forked(Generic[T]):
+    """``call()`` started in a forked child now; :meth:`result` waits for it (the parent works
+    meanwhile: ``parity`` reads half the store while its child reads the other half). The
+    caller decides that forking is safe here."""
+
+    def __init__(self, call: Callable[[], T]) -> None:
+        context = multiprocessing.get_context("fork")
+        self._receive, send = context.Pipe(duplex=False)
+        self._child = context.Process(target=_run, args=(call, send, self._receive), daemon=True)
+        self._child.start()
+        send.close()  # the child's end: EOF here once the child is gone
+
+    def result(self) -> T:
+        """The call's value, or its exception raised here."""
+        try:
+            ok, value = self._receive.recv()
+        except EOFError:
+            raise RuntimeError(
+                f"a child process ended unexpectedly ({self._child.exitcode})"
+            ) from None
+        finally:
+            self._child.join()
+            self._receive.close()
+        if ok:
+            return value  # type: ignore[no-any-return]
+        raise value
 
 
 def _run(

@@ -47,16 +47,6 @@ class Counts:
         _add(self.couples, other.couples)
         _add(self.pairs, other.pairs)
 
-    def to_json(self) -> list[list[list[Any]]]:
-        return [
-            [[*key, n] for key, n in d.items()] for d in (self.singles, self.couples, self.pairs)
-        ]
-
-    @classmethod
-    def from_json(cls, data: list[list[list[Any]]]) -> Counts:
-        singles, couples, pairs = ({tuple(item[:-1]): item[-1] for item in part} for part in data)
-        return cls(singles, couples, pairs)
-
 
 def _add(mine: dict[Any, int], theirs: dict[Any, int]) -> None:
     for key, n in theirs.items():

@@ -4,28 +4,28 @@ Pairs never cross entities, so counting the entities below a boundary and those 
 apart, the events without an entity) and adding the counts up gives exactly the counts of one
 reading (``tests/test_parity_parallel.py``). The boundary is the median ``entity_id``, in the
 database's own order, of rows sampled evenly by primary key: it only balances the halves, any
-boundary gives the same answer. The worker is a fork (it starts with the imports and the
-window already made), opens its own connection (an inherited one is never used or closed: see
-SQLAlchemy's ``Engine.dispose(close=False)`` and SQLite's note on fork) and sends its counts
-back through a pipe, as JSON. Where fork is missing, the machine has one core, another thread
-runs, or the store is small, parity reads in one process.
+boundary gives the same answer. The worker is a fork (:class:`migrate.forked.Forked`: it starts
+with the imports and the window already made), opens its own connection (an inherited one is
+never used or closed: see SQLAlchemy's ``Engine.dispose(close=False)`` and SQLite's note on
+fork) and hands its counts back through a pipe. Where fork is missing, the machine has one core,
+another thread runs, or the store is small, parity reads in one process.
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
+import functools
 import os
 import threading
-from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.exc import DBAPIError
 
-from migrate.errors import StoreUnavailable
+from migrate.forked import Forked
 from migrate.parity.counting import Counts
 from migrate.parity.reading import read_counts
 from migrate.parity.window import Window
-from migrate.store.engine import safe_url
+from migrate.store.engine import unavailable
 from migrate.store.models import Event as EventRow
 
 MIN_ROWS = 50_000
@@ -73,44 +73,23 @@ def count_in_two(
         if boundary is None:
             return None
         counts = read_counts(conn, window, tolerance_us, "null")
-    reader, writer = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the worker: the entities from the boundary on
-        os.close(reader)
-        _work(engine, window, tolerance_us, boundary, writer)  # never returns
-    os.close(writer)
+    upper = Forked(functools.partial(_count_upper, engine, window, tolerance_us, boundary))
     try:
         with engine.connect() as conn:
             counts.add(read_counts(conn, window, tolerance_us, "below", boundary))
-        with os.fdopen(reader, "rb") as pipe:
-            reader = -1
-            outcome, payload = json.loads(pipe.read() or b'["error", "no answer"]')
-    finally:
-        if reader >= 0:
-            os.close(reader)
-        _, status = os.waitpid(pid, 0)
-    if outcome == "unavailable":  # the store stopped answering the worker: exit 3, not a bug
-        raise StoreUnavailable(safe_url(engine.url), payload)
-    if outcome != "ok" or status != 0:
-        raise RuntimeError(f"parity's second process failed: {payload}")
-    counts.add(Counts.from_json(payload))
+    except BaseException:
+        with contextlib.suppress(BaseException):  # waited for; this process's error is the one
+            upper.result()
+        raise
+    counts.add(upper.result())
     return counts
 
 
-def _work(engine: Engine, window: Window, tolerance_us: int, boundary: str, writer: int) -> None:
-    answer: tuple[str, Any]
+def _count_upper(engine: Engine, window: Window, tolerance_us: int, boundary: str) -> Counts:
+    """In the child: the entities from ``boundary`` on, on a connection of its own."""
+    engine.dispose(close=False)  # the parent's pooled connections stay the parent's
     try:
-        engine.dispose(close=False)  # the parent's pooled connections stay the parent's
         with engine.connect() as conn:
-            answer = ("ok", read_counts(conn, window, tolerance_us, "from", boundary).to_json())
-    except (DBAPIError, StoreUnavailable) as exc:
-        answer = ("unavailable", str(getattr(exc, "orig", None) or exc).splitlines()[0])
-    except BaseException as exc:  # reported to the parent, which raises
-        answer = ("error", f"{type(exc).__name__}: {exc}")
-    code = 0
-    try:
-        with os.fdopen(writer, "wb") as pipe:
-            pipe.write(json.dumps(answer).encode())
-    except BaseException:
-        code = 1
-    os._exit(code)  # no atexit handlers, no finalizers of the parent's objects
+            return read_counts(conn, window, tolerance_us, "from", boundary)
+    except DBAPIError as exc:  # the store stopped answering: exit 3 in the parent, not a bug
+        raise unavailable(engine.url, exc) from None

@@ -228,7 +228,7 @@ class PinnedJwksUrl:
             self._fetch()
 
     def key_for(self, kid: str) -> VerificationKey | None:
-        key = self._keyset.keys.get(kid)  # known kids never wait for the lock
+        key = self.known_key(kid)  # known kids never wait for the lock
         if key is not None:
             return key
         # An unknown kid waits for a refresh in progress (the new key may be in it), and
