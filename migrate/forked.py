@@ -64,12 +64,12 @@ def _run(
     try:
         outcome: tuple[bool, Any] = (True, call())
     except BaseException as exc:  # every failure is the parent's to raise
-        outcome = (False, _travelling(exc))
+        outcome = (False, travelling(exc))
     send.send(outcome)
     send.close()
 
 
-def _travelling(exc: BaseException) -> BaseException:
+def travelling(exc: BaseException) -> BaseException:
     """``exc`` if it survives pickling both ways, else a RuntimeError with its text."""
     try:
         pickle.loads(pickle.dumps(exc))  # noqa: S301 - our own bytes, just made

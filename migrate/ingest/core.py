@@ -291,19 +291,24 @@ class Ingester(BatchMaker, Generic[Store]):
         objects to unpickle.
         """
         count = self._producer_processes()
-        if self.options.source is not None:  # each producer would read the whole source
+        source = self.options.source
+        if source is not None and not source.shareable:  # a second reader may see other rows
             count = min(count, 1)
         if count and not self.checking and ProcessProducer.available():
-            return Interleaved(
-                [
+            with contextlib.ExitStack() as held:
+                if source is not None and count > 1:  # each producer reads a share of one snapshot
+                    from migrate.archive.snapshot import shared_snapshot
+
+                    source = held.enter_context(shared_snapshot(source))
+                producers = [
                     ProcessProducer(
                         functools.partial(
-                            self._batches, local, name, file_id, resume_after, (k, count)
+                            self._batches, local, name, file_id, resume_after, (k, count), source
                         )
                     )
                     for k in range(count)
                 ]
-            )
+                return Interleaved(producers, held.pop_all())  # it closes the snapshot last
         return ThreadProducer(self._batches(local, name, file_id, resume_after))
 
     def _write_batch(

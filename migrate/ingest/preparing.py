@@ -11,6 +11,7 @@ from typing import Any
 from adapters.errors import Reason, Rejection
 from adapters.timefmt import format_ms
 from adapters.unified import UnifiedEvent
+from migrate.archive.source import Share, SqlSource
 from migrate.convert import RejectedRecord
 from migrate.ingest.batch import Batch, Writer
 from migrate.ingest.reports import BATCH, IngestOptions
@@ -63,12 +64,14 @@ class BatchMaker:
         file_id: int | None,
         resume_after: int,
         share: tuple[int, int] = (0, 1),
+        source: SqlSource | None = None,
     ) -> Iterator[Batch]:
         """Batches of records after line ``resume_after``, ready to write (producer side).
 
         With ``share = (k, n)`` this producer prepares only every n-th batch, starting with the
         k-th; the others it reads past, counting records so that its batch boundaries are the
-        same as those of the producers preparing them.
+        same as those of the producers preparing them. A database ``source`` in a shared
+        snapshot sends each producer only the rows of its own batches, numbered.
         """
         mine, producers = share
         index = 0
@@ -76,6 +79,9 @@ class BatchMaker:
         now = format_ms(datetime.now(UTC))
         # Checked batches hold every payload, and the stored ones read back: smaller ones.
         size = min(self.batch_size, BATCH) if self.checking else self.batch_size
+        if source is not None and producers > 1:
+            yield from self._shared_batches(source, file_id, resume_after, Share(*share, size))
+            return
 
         def wanted(line: int) -> bool:
             # Asked before a line's record is parsed (kinds whose records each start a line
@@ -103,6 +109,24 @@ class BatchMaker:
                     batch.last_line = record.line
             batch.bytes_read = counter.consumed
         if batch.read and index % producers == mine:
+            yield self._prepared(batch)
+
+    def _shared_batches(
+        self, source: SqlSource, file_id: int | None, resume_after: int, share: Share
+    ) -> Iterator[Batch]:
+        """This producer's batches of a source read in a shared snapshot: the rows come
+        numbered, only those of its batches, so a row's number says which batch it is in."""
+        key = self.resume_key if resume_after else None
+        index, batch, now = -1, Batch(), format_ms(datetime.now(UTC))
+        with source.records(key, resume_after + 1, share) as (records, _):
+            for record in records:
+                at = (record.line - resume_after - 1) // share.batch_rows
+                if at != index:
+                    if batch.read:
+                        yield self._prepared(batch)
+                    batch, now, index = Batch(), format_ms(datetime.now(UTC)), at
+                self._add(batch, record, file_id, now)
+        if batch.read:
             yield self._prepared(batch)
 
     @contextlib.contextmanager

@@ -130,8 +130,11 @@ class Interleaved:
     resume point only ever advances over lines that are all written).
     """
 
-    def __init__(self, producers: list[ProcessProducer]) -> None:
+    def __init__(
+        self, producers: list[ProcessProducer], held: contextlib.ExitStack | None = None
+    ) -> None:
         self.producers = producers
+        self.held = held  # what the producers read from (a shared snapshot), closed after them
 
     def __iter__(self) -> Iterator[Batch]:
         streams = [iter(p) for p in self.producers]
@@ -146,8 +149,12 @@ class Interleaved:
                 yield batch
 
     def close(self) -> None:
-        for producer in self.producers:
-            producer.close()
+        try:
+            for producer in self.producers:
+                producer.close()
+        finally:
+            if self.held is not None:
+                self.held.close()
 
 
 def produce_in_child(
