@@ -115,14 +115,47 @@ def sqlite_unavailable(exc: BaseException) -> bool:
     return any(what in text for what in SQLITE_UNAVAILABLE)
 
 
+# MySQL/MariaDB error codes that say the server is gone or refused the session, not the SQL:
+# the client's own (2000-2999: cannot connect, server has gone away, lost connection), a server
+# shutting down (1053), too many connections (1040), a connection killed (1927).
+MYSQL_UNAVAILABLE_CODES = frozenset((1040, 1053, 1927))
+
+
+def driver_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc``, a database driver's own exception (raised on its cursor, where no
+    SQLAlchemy hook sees it), says the store stopped answering.
+
+    psycopg's ``OperationalError`` is the class of exactly that (SQLSTATE classes 08, 53, 57,
+    58: a lost connection, an administrator's shutdown, a full disk); pymysql raises its
+    ``OperationalError`` for most server errors, so there the code decides. Found by class
+    name and module, so that no driver is imported to ask.
+    """
+    for cls in type(exc).__mro__:
+        module, name = cls.__module__, cls.__name__
+        if module.startswith(("psycopg.", "psycopg2.")) or module in ("psycopg", "psycopg2"):
+            if name in ("OperationalError", "InterfaceError"):
+                return True
+        elif module.startswith("pymysql"):
+            if name == "InterfaceError":
+                return True  # the connection is closed
+            if name == "OperationalError":
+                code = exc.args[0] if exc.args else None
+                return isinstance(code, int) and (
+                    2000 <= code < 3000 or code in MYSQL_UNAVAILABLE_CODES
+                )
+    return False
+
+
 def exit_code_of(exc: BaseException) -> int:
-    """The exit status for ``exc``: its class's for ours; 3 for I/O and SQLite's own
-    operational failures (a disk, a lock held past the busy timeout); 70 for anything else,
-    SQLite's SQL errors included."""
+    """The exit status for ``exc``: its class's for ours; 3 for I/O, SQLite's own operational
+    failures (a disk, a lock held past the busy timeout) and a driver's lost or refused
+    connection; 70 for anything else, SQL errors included."""
     if isinstance(exc, MigrateError):
         return exc.exit_status
     if isinstance(exc, OSError):
         return EXIT_OPERATIONAL
     if isinstance(exc, sqlite3.OperationalError) and sqlite_unavailable(exc):
+        return EXIT_OPERATIONAL
+    if driver_unavailable(exc):
         return EXIT_OPERATIONAL
     return EXIT_SOFTWARE
