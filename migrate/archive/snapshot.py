@@ -3,7 +3,7 @@
 Two producers preparing alternate batches of one source must read exactly the same rows, in the
 same order, even while the v2 listener still writes to it. PostgreSQL lets a transaction export
 its snapshot (``pg_export_snapshot()``) and others import it (``SET TRANSACTION SNAPSHOT``)
-while the exporting transaction is open. :class:`SharedSnapshot` keeps that transaction open in
+while the exporting transaction is open. :func:`shared_snapshot` keeps that transaction open in
 a forked child (the loading process never imports SQLAlchemy), for as long as this process or
 any process forked from it holds the pipe to it: the producers are forked inside it, so the
 child ends only once they and the load have.

@@ -64,7 +64,7 @@ class SqlSource:
     dialect: str | None = None
     """The source's backend (found by :meth:`resolved`)."""
     snapshot: str | None = None
-    """A PostgreSQL snapshot exported by :class:`migrate.archive.snapshot.SharedSnapshot`: every
+    """A PostgreSQL snapshot exported by :func:`migrate.archive.snapshot.shared_snapshot`: every
     reader of the source imports it, so several producers read exactly the same rows."""
 
     @property
@@ -361,7 +361,7 @@ def _read_only(conn: sa.Connection, snapshot: str | None = None) -> None:
     if dialect == "postgresql":
         # One snapshot for the whole read, and no write can happen in it.
         conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        if snapshot is not None:  # the one every producer reads (SharedSnapshot)
+        if snapshot is not None:  # the one every producer reads (shared_snapshot)
             # SET takes no bound parameter; an exported snapshot's id is hex digits and dashes.
             if not _SNAPSHOT_ID.fullmatch(snapshot):
                 raise RuntimeError(f"not a PostgreSQL snapshot id: {snapshot!r}")
