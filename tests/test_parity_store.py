@@ -274,3 +274,23 @@ def test_entities_differing_only_by_trailing_spaces_stay_apart(store_engine: Eng
         ("u1 ", "00:00:00"),
         ("u1 ", "00:08:20"),
     ]
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_counting_leaves_the_garbage_collector_as_it_found_it(
+    sqlite_url: str, enabled: bool
+) -> None:
+    # The hot loop pauses the cyclic collector (rows make no cycles); the caller's setting
+    # comes back, whichever it was.
+    import gc
+
+    engine = open_store(sqlite_url)
+    store_events(engine, realistic(3, changes=20))
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        run(engine)
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
+        engine.dispose()
