@@ -68,12 +68,14 @@ def count_in_two(
     pay (the caller then reads in one)."""
     with engine.connect() as conn:
         boundary = split_point(conn, min_rows)
-        if boundary is None:
-            return None
-        counts = read_counts(conn, window, tolerance_us, "null")
+    if boundary is None:
+        return None
+    # The worker starts first; this process's share is the entities below the boundary and
+    # the events without one.
     upper = Forked(functools.partial(_count_upper, engine, window, tolerance_us, boundary))
     try:
         with engine.connect() as conn:
+            counts = read_counts(conn, window, tolerance_us, "null")
             counts.add(read_counts(conn, window, tolerance_us, "below", boundary))
     except BaseException:
         with contextlib.suppress(BaseException):  # waited for; this process's error is the one
