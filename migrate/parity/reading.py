@@ -25,7 +25,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from migrate.parity.counting import Counts, count_entity, count_rows
+from migrate.parity.counting import V2, V3, Counts, count_entity, count_rows
 from migrate.parity.window import Bounds, Window
 from migrate.store.sqlite_native import stored_time
 from migrate.store.urls import MYSQL_NAMES
@@ -106,8 +106,8 @@ def event_sql(family: str, *, with_ids: bool) -> str:
 
 
 def count_sql(family: str, part: str = "all") -> str:
-    """The statement parity counts with (no details): columns micros, event_type, source,
-    entity_id, as :mod:`migrate.parity.counting` takes them.
+    """The statement parity counts with (no details): columns ``micros * 4 + source bit``,
+    event_type, entity_id, as :mod:`migrate.parity.counting` takes them.
 
     ``part`` splits the entities between processes: ``"all"``; ``"below"`` / ``"from"`` a
     bound (one more parameter, an ``entity_id``: both leave out events without an entity);
@@ -123,8 +123,9 @@ def count_sql(family: str, part: str = "all") -> str:
         "from": f" AND entity_id >= {mark}",
         "null": " AND entity_id IS NULL",
     }[part]
+    code = f"({_MICROS[family]}) * 4 + CASE WHEN source = 'v2' THEN {V2} ELSE {V3} END"
     return (
-        f"SELECT {_MICROS[family]}, event_type, source, entity_id FROM {table}"  # noqa: S608
+        f"SELECT {code}, event_type, entity_id FROM {table}"  # noqa: S608
         f" WHERE {column} >= {mark} AND {column} <= {mark}{entities}"
         " ORDER BY entity_id, event_type, occurred_at"
     )
@@ -146,8 +147,8 @@ def read_counts(
         cursor.execute(count_sql(family, part), params)
         with _collector_paused():
             if family == "mysql":
-                for entity_id, v2, v3 in _padded_groups(cursor, entity=3, source=2):
-                    count_entity(v2 + v3, tolerance_us, counts, entity_id=entity_id)
+                for entity_id, rows, _ in _padded_groups(cursor, entity=2, source=None):
+                    count_entity(rows, tolerance_us, counts, entity_id=entity_id)
             elif family == "sqlite":  # its cursor steps row by row: no batch lists to build
                 count_rows(cursor, tolerance_us, counts)
             else:
@@ -242,11 +243,11 @@ def _groups(cursor: Any) -> Iterator[tuple[str | None, list[Any], list[Any]]]:
 
 
 def _padded_groups(
-    cursor: Any, *, entity: int, source: int
+    cursor: Any, *, entity: int, source: int | None
 ) -> Iterator[tuple[str | None, list[Any], list[Any]]]:
     """MySQL/MariaDB collations compare with trailing spaces ignored (PAD SPACE), so ``"u1"`` and
     ``"u1 "`` sort as one run in any order: group each run by exact value (``entity`` and
-    ``source``: the columns of the rows)."""
+    ``source``: the columns of the rows; ``source`` None: every row in the first list)."""
     run: Any = _padded_groups
     groups: dict[str | None, tuple[list[Any], list[Any]]] = {}
     while rows := cursor.fetchmany(BATCH_ROWS):
@@ -258,6 +259,6 @@ def _padded_groups(
                     yield done, v2, v3
                 run, groups = key, {}
             v2, v3 = groups.setdefault(entity_id, ([], []))
-            (v2 if row[source] == "v2" else v3).append(row)
+            (v2 if source is None or row[source] == "v2" else v3).append(row)
     for entity_id, (v2, v3) in groups.items():
         yield entity_id, v2, v3
