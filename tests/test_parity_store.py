@@ -274,3 +274,46 @@ def test_entities_differing_only_by_trailing_spaces_stay_apart(store_engine: Eng
         ("u1 ", "00:00:00"),
         ("u1 ", "00:08:20"),
     ]
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_counting_leaves_the_garbage_collector_as_it_found_it(
+    sqlite_url: str, enabled: bool
+) -> None:
+    # The hot loop pauses the cyclic collector (rows make no cycles); the caller's setting
+    # comes back, whichever it was.
+    import gc
+
+    engine = open_store(sqlite_url)
+    store_events(engine, realistic(3, changes=20))
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        run(engine)
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
+        engine.dispose()
+
+
+def test_parity_reads_a_store_without_the_orm(sqlite_url: str) -> None:
+    # The models (declarative mapping, the PostgreSQL/MySQL dialects they name) were a third
+    # of parity's start-up: bench/parity.py's "startup" line.
+    import subprocess
+    import sys
+
+    engine = open_store(sqlite_url)
+    store_events(engine, realistic(5, changes=20))
+    engine.dispose()
+    code = (
+        "import sys\n"
+        "from migrate.parity import ParityOptions, run_parity\n"
+        "from migrate.store import open_store\n"
+        f"engine = open_store({sqlite_url!r}, upgrade=False)\n"
+        "print(run_parity(engine, ParityOptions(workers=1)).to_json()['v2_total'])\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('sqlalchemy.orm', 'alembic'))))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    total, modules = run.stdout.splitlines()[-2:]
+    assert int(total) > 0
+    assert modules == "[]"

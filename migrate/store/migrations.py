@@ -25,7 +25,8 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Dialect
 
 from migrate.store.engine import make_engine
-from migrate.store.models import MYSQL_NAMES, Base
+from migrate.store.models import Base
+from migrate.store.urls import MYSQL_NAMES
 
 ALEMBIC_DIR = Path(__file__).resolve().parent / "alembic"
 """``env.py``, ``script.py.mako`` and ``versions/``; ``alembic.ini`` beside it is for the plain

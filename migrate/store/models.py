@@ -39,6 +39,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from migrate.store.fingerprint import delivery_fingerprint
+from migrate.store.urls import MYSQL_NAMES
 
 # Constraint and index names are part of the schema that migrations refer to, so they are
 # derived by one rule rather than left to each backend's own naming.
@@ -50,7 +51,6 @@ NAMING_CONVENTION: dict[str, str] = {
     "ck": "ck_%(table_name)s_%(constraint_name)s",
 }
 
-MYSQL_NAMES = ("mysql", "mariadb")
 MYSQL_TABLE_OPTIONS: dict[str, Any] = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}
 
 # SQLite only autoincrements a column declared exactly INTEGER PRIMARY KEY.

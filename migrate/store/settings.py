@@ -9,7 +9,8 @@ from __future__ import annotations
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
-from migrate.store.models import MYSQL_NAMES, Setting, utc_now
+from migrate.store.models import Setting, utc_now
+from migrate.store.urls import MYSQL_NAMES
 
 LISTENER_AUDIENCE = "listener.audience"
 

@@ -10,6 +10,9 @@ from urllib.parse import urlsplit
 
 from migrate.errors import BadStoreUrl
 
+MYSQL_NAMES = ("mysql", "mariadb")
+"""Dialect names of the MySQL family (SQLAlchemy calls MariaDB ``mariadb``)."""
+
 BACKENDS = ("sqlite", "postgresql", "postgres", "mysql", "mariadb")
 
 
