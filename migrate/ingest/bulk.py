@@ -38,7 +38,10 @@ EVENT_INDEXES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     ("ix_events_event_object_id", ("event_object_id",)),
     ("ix_events_occurred_at", ("occurred_at",)),
-    ("ix_events_source_event_type", ("source", "event_type")),
+    (
+        "ix_events_source_event_type_signature_verified",
+        ("source", "event_type", "signature_verified"),
+    ),
     ("ix_events_source_occurred_at", ("source", "occurred_at")),
 )
 """The secondary indexes of ``events`` as the models and migrations name them (a test compares)."""
