@@ -384,6 +384,25 @@ def many_rows(count: int) -> list[dict[str, Any]]:
     return rows
 
 
+def killed_after_commits(source: str, store: str, count: int) -> tuple[str, int, int]:
+    """The ledger of an import of ``source`` into ``store`` SIGKILLed after 400 rows committed."""
+    argv = [*CLI, "ingest", *source_args(source), "--db", store, "-q"]
+    argv += ["--batch-size", "50", "--commit-every", "100"]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while (state := ledger(store)) is None or state[1] < 400:
+        assert proc.poll() is None, "the import ended before it could be killed"
+        assert time.monotonic() < deadline, "the import never committed"
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed = ledger(store)
+    assert killed is not None
+    assert killed[0] == "incomplete"
+    assert killed[1] < count
+    return killed
+
+
 def test_kill_and_resume_is_exact(tmp_path: Path, db_url: str) -> None:
     """SIGKILL the import after some commits; run it again: the store is as one clean run's."""
     count = 4000
@@ -392,20 +411,7 @@ def test_kill_and_resume_is_exact(tmp_path: Path, db_url: str) -> None:
     before = checksum(source)
     clean = f"sqlite:///{tmp_path / 'clean.db'}"
     assert run("ingest", *source_args(source), "--db", clean).exit_code == 1
-    argv = [*CLI, "ingest", *source_args(source), "--db", db_url, "-q"]
-    argv += ["--batch-size", "50", "--commit-every", "100"]
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while (state := ledger(db_url)) is None or state[1] < 400:
-        assert proc.poll() is None, "the import ended before it could be killed"
-        assert time.monotonic() < deadline, "the import never committed"
-        time.sleep(0.01)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    killed = ledger(db_url)
-    assert killed is not None
-    assert killed[0] == "incomplete"
-    assert killed[1] < count
+    killed = killed_after_commits(source, db_url, count)
     resumed = run("ingest", *source_args(source), "--db", db_url, "--format", "json")
     assert resumed.exit_code == 1  # the bad times
     files = report(resumed)["files"]

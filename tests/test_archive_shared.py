@@ -4,17 +4,14 @@ reader would, and a row committed after the snapshot is seen by neither."""
 
 from __future__ import annotations
 
-import signal
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from test_archive import (
-    CLI,
     _map,
     checksum,
+    killed_after_commits,
     ledger,
     make_source,
     many_rows,
@@ -116,20 +113,7 @@ def test_kill_and_resume_with_two_producers_is_exact(
     clean = f"sqlite:///{tmp_path / 'clean.db'}"
     assert run("ingest", *source_args(postgres_source_url), "--db", clean).exit_code == 1
     store = f"sqlite:///{tmp_path / 'store.db'}"
-    argv = [*CLI, "ingest", *source_args(postgres_source_url), "--db", store, "-q"]
-    argv += ["--batch-size", "50", "--commit-every", "100"]
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while (state := ledger(store)) is None or state[1] < 400:
-        assert proc.poll() is None, "the import ended before it could be killed"
-        assert time.monotonic() < deadline, "the import never committed"
-        time.sleep(0.01)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    killed = ledger(store)
-    assert killed is not None
-    assert killed[0] == "incomplete"
-    assert killed[1] < count
+    killed = killed_after_commits(postgres_source_url, store, count)
     resumed = run("ingest", *source_args(postgres_source_url), "--db", store, "--format", "json")
     files = report(resumed)["files"]
     assert files[0]["resumed_from_line"] >= killed[1]
