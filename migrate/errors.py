@@ -125,16 +125,22 @@ def driver_unavailable(exc: BaseException) -> bool:
     """Whether ``exc``, a database driver's own exception (raised on its cursor, where no
     SQLAlchemy hook sees it), says the store stopped answering.
 
-    psycopg's ``OperationalError`` is the class of exactly that (SQLSTATE classes 08, 53, 57,
-    58: a lost connection, an administrator's shutdown, a full disk); pymysql raises its
-    ``OperationalError`` for most server errors, so there the code decides. Found by class
-    name and module, so that no driver is imported to ask.
+    psycopg: its ``InterfaceError`` (the connection is closed), an ``OperationalError`` with
+    no SQLSTATE (the connection failed or was lost), or one whose SQLSTATE class says so (08
+    connection, 53 insufficient resources such as a full disk, 57 operator intervention such
+    as a shutdown, 58 system I/O) — not class 40 (a deadlock, a serialization failure) or 55,
+    which psycopg also raises as ``OperationalError``. pymysql raises its ``OperationalError``
+    for most server errors, so there the code decides. Found by class name and module, so that
+    no driver is imported to ask.
     """
     for cls in type(exc).__mro__:
         module, name = cls.__module__, cls.__name__
         if module.startswith(("psycopg.", "psycopg2.")) or module in ("psycopg", "psycopg2"):
-            if name in ("OperationalError", "InterfaceError"):
+            if name == "InterfaceError":
                 return True
+            if name == "OperationalError":
+                state = getattr(exc, "sqlstate", None) or getattr(exc, "pgcode", None)
+                return state is None or str(state)[:2] in ("08", "53", "57", "58")
         elif module.startswith("pymysql"):
             if name == "InterfaceError":
                 return True  # the connection is closed

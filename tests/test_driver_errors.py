@@ -87,3 +87,18 @@ def test_a_mariadb_sql_error_stays_a_bug(mariadb_server: DatabaseServer) -> None
             assert exit_code_of(error) == EXIT_SOFTWARE, repr(error)
     finally:
         conn.close()
+
+
+@pytest.mark.parametrize("backend", ["postgres", "mariadb"])
+def test_a_real_deadlock_is_not_taken_for_a_lost_store(
+    backend: str, request: pytest.FixtureRequest
+) -> None:
+    # psycopg raises a deadlock (SQLSTATE 40P01) as OperationalError too: the SQLSTATE decides.
+    from conftest import _mariadb_database, _postgres_database
+    from test_serve_deadlock import _deadlock
+
+    make = _postgres_database if backend == "postgres" else _mariadb_database
+    server = request.getfixturevalue(f"{backend}_server")
+    for url in make(server):
+        (error,) = _deadlock(url)
+        assert exit_code_of(error.orig) != EXIT_OPERATIONAL, repr(error.orig)  # type: ignore[attr-defined]

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import random
+import sqlite3
 from datetime import timedelta
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from parity_support import BASE, Ev, at, store_events
 from sqlalchemy import Engine
 
 from migrate.errors import StoreUnavailable
-from migrate.parity import ParityOptions, parallel, run_parity
+from migrate.parity import ParityOptions, reading, run_parity
 from migrate.parity.parallel import split_point
 
 NOW = BASE + timedelta(days=2)
@@ -64,17 +64,50 @@ def test_a_small_store_is_read_in_one_process(store_engine: Engine) -> None:
 def test_the_worker_losing_the_store_is_exit_3_not_a_bug(
     store_engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The forked worker's read fails as a store that stopped answering fails (a DBAPI error):
-    # the user must get "cannot open the store" (exit 3), not an internal error (exit 70).
+    # The forked worker's driver cursor fails as a store that stopped answering fails (the
+    # driver's own exception, which no SQLAlchemy hook sees): the user must get "cannot open
+    # the store" (exit 3) naming it, not an internal error (exit 70).
     store_events(store_engine, dual_running(5))
-    real = parallel.read_counts
+    lost = {
+        "sqlite": sqlite3.OperationalError("disk I/O error"),
+        "postgresql": _driver_error("psycopg", "server closed the connection unexpectedly"),
+        "mysql": _driver_error("pymysql", 2013, "Lost connection to server during query"),
+        "mariadb": _driver_error("pymysql", 2013, "Lost connection to server during query"),
+    }[store_engine.dialect.name]
+    real = reading._cursor
 
-    def failing_in_the_worker(conn: Any, window: Any, tolerance: int, side: str, *a: Any) -> Any:
-        if side == "from":
-            raise sa.exc.OperationalError("SELECT", {}, Exception("server closed the connection"))
-        return real(conn, window, tolerance, side, *a)
+    def failing_in_the_worker(conn: Any, family: str, **kw: Any) -> Any:
+        return _FailingUpper(real(conn, family, **kw), lost)
 
-    monkeypatch.setattr(parallel, "read_counts", failing_in_the_worker)
-    with pytest.raises(StoreUnavailable, match="server closed the connection") as failed:
+    monkeypatch.setattr(reading, "_cursor", failing_in_the_worker)
+    with pytest.raises(StoreUnavailable, match=str(lost.args[-1])) as failed:
         run_parity(store_engine, ParityOptions(workers=2), now=NOW)
     assert failed.value.exit_code == 3
+    assert store_engine.url.database in str(failed.value)
+
+
+def _driver_error(module: str, *args: Any) -> Exception:
+    import importlib
+
+    error: type[Exception] = importlib.import_module(module).OperationalError
+    if module == "pymysql":
+        error = importlib.import_module("pymysql.err").OperationalError
+    return error(*args)
+
+
+class _FailingUpper:
+    """A driver cursor whose statement for the upper entities (the worker's) fails."""
+
+    def __init__(self, cursor: Any, error: Exception) -> None:
+        self._cursor, self._error = cursor, error
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        if "entity_id >=" in sql:
+            raise self._error
+        return self._cursor.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cursor, name)
+
+    def __iter__(self) -> Any:
+        return iter(self._cursor)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import gc
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from functools import partial
 from itertools import chain, groupby
@@ -25,8 +25,16 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from migrate.errors import (
+    EXIT_OPERATIONAL,
+    MigrateError,
+    StoreUnavailable,
+    exit_code_of,
+    one_line,
+)
 from migrate.parity.counting import V2, V3, Counts, count_entity, count_rows
 from migrate.parity.window import Bounds, Window
+from migrate.store.engine import safe_url
 from migrate.store.sqlite_native import stored_time
 from migrate.store.urls import MYSQL_NAMES
 
@@ -55,9 +63,8 @@ def read_bounds(conn: Connection, cutoff: datetime) -> Bounds:
     time, a third of parity's start-up) on this path.
     """
     found: dict[str, tuple[datetime, datetime] | None] = {}
-    family, cursor = _driver_cursor(conn, streaming=False)
-    mark = "?" if family == "sqlite" else "%s"
-    try:
+    with _driver_cursor(conn, streaming=False) as (family, cursor):
+        mark = "?" if family == "sqlite" else "%s"
         for source in ("v2", "v3"):
             ends = []
             # Two statements: SQLite answers min() or max() alone from the index.
@@ -70,9 +77,6 @@ def read_bounds(conn: Connection, cutoff: datetime) -> Bounds:
                 ends.append(cursor.fetchone()[0])
             first, last = ends
             found[source] = None if first is None or last is None else (_aware(first), _aware(last))
-    finally:
-        cursor.close()
-        conn.rollback()
     return Bounds(v2=found["v2"], v3=found["v3"])
 
 
@@ -139,8 +143,7 @@ def read_counts(
     counts = Counts()
     if window.empty:
         return counts
-    family, cursor = _driver_cursor(conn)
-    try:
+    with _driver_cursor(conn) as (family, cursor):
         params = [_bound(family, window.start), _bound(family, window.end)]
         if part in ("below", "from"):
             params.append(bound)
@@ -154,9 +157,6 @@ def read_counts(
             else:
                 batches = iter(partial(cursor.fetchmany, BATCH_ROWS), [])
                 count_rows(chain.from_iterable(batches), tolerance_us, counts)
-    finally:
-        cursor.close()
-        conn.rollback()
     return counts
 
 
@@ -182,13 +182,30 @@ def _bound(family: str, moment: datetime) -> Any:
     return moment
 
 
-def _driver_cursor(conn: Connection, *, streaming: bool = True) -> tuple[str, Any]:
-    """The backend family and a (streaming) cursor of the driver's own on ``conn``."""
+@contextmanager
+def _driver_cursor(conn: Connection, *, streaming: bool = True) -> Iterator[tuple[str, Any]]:
+    """The backend family and a (streaming) cursor of the driver's own on ``conn``, closed and
+    its transaction ended afterwards.
+
+    No SQLAlchemy hook sees what fails on this cursor: a store that stops answering (the
+    driver's own lost connection, SQLite's disk or lock failure) becomes
+    :class:`StoreUnavailable` naming the store here, in the parent and in the forked worker.
+    """
     family = _family(conn)
     if family not in _MICROS:
         raise NotImplementedError(f"parity does not read {conn.dialect.name} stores")
     conn.commit()  # the driver cursor runs in a transaction of its own, nothing of ours pending
-    return family, _cursor(conn, family, streaming=streaming)
+    cursor = _cursor(conn, family, streaming=streaming)
+    try:
+        yield family, cursor
+    except Exception as exc:
+        if isinstance(exc, MigrateError) or exit_code_of(exc) != EXIT_OPERATIONAL:
+            raise
+        raise StoreUnavailable(safe_url(conn.engine.url), one_line(exc)) from exc
+    finally:
+        with suppress(Exception):  # a connection already lost has nothing left to close
+            cursor.close()
+        conn.rollback()
 
 
 def _cursor(conn: Connection, family: str, *, streaming: bool = True) -> Any:
@@ -214,8 +231,7 @@ def read_entities(
     """Every event in ``window`` as ``(entity_id, v2 events, v3 events)``, one entity at a time."""
     if window.empty:
         return
-    family, cursor = _driver_cursor(conn)
-    try:
+    with _driver_cursor(conn) as (family, cursor):
         cursor.execute(
             event_sql(family, with_ids=with_ids),
             (_bound(family, window.start), _bound(family, window.end)),
@@ -224,9 +240,6 @@ def read_entities(
             yield from _padded_groups(cursor, entity=4, source=3)
         else:
             yield from _groups(cursor)
-    finally:
-        cursor.close()
-        conn.rollback()
 
 
 def _groups(cursor: Any) -> Iterator[tuple[str | None, list[Any], list[Any]]]:
